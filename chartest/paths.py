@@ -1,0 +1,23 @@
+"""Where the project keeps its state: one git-ignored directory, ``.state``.
+
+Override with ``CHARTEST_STATE`` (e.g. a CI cache directory).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .versions import PROJECT_ROOT
+
+STATE = Path(os.environ.get("CHARTEST_STATE", PROJECT_ROOT / ".state")).resolve()
+BIN = STATE / "bin"                 # kind, helm, kubectl, and the Kubernetes binaries
+BUILD = STATE / "build"             # wrapper modules, rootfs tarballs, build contexts
+ARTIFACTS = STATE / "artifacts"     # per-test failure dumps, screenshots, junit
+KUBECONFIG_DIR = STATE / "kube"     # one kubeconfig per kind cluster
+CACHE = STATE / "cache"             # render cache, downloaded schemas
+
+
+def ensure(*dirs: Path) -> None:
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
