@@ -1,0 +1,174 @@
+{{/*
+Naming, labels and images (Bitnami/Traefik conventions).
+Component helpers take a dict: (dict "root" $ "component" "api").
+*/}}
+
+{{/* The app name: the chart name unless nameOverride is set. */}}
+{{- define "webhooks.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The name prefix: empty by default (the seed's plain names), else fullnameOverride. */}}
+{{- define "webhooks.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* chart label value */}}
+{{- define "webhooks.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The name template of every resource: "<component>" or "<fullname>-<component>".
+Usage: include "webhooks.componentName" (dict "root" $ "component" "api")
+*/}}
+{{- define "webhooks.componentName" -}}
+{{- $prefix := include "webhooks.fullname" .root -}}
+{{- if $prefix -}}
+{{- printf "%s-%s" $prefix .component | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Selector labels: ONLY stable labels, so upgrades never change a selector. */}}
+{{- define "webhooks.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "webhooks.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Labels of the release's pods as a whole (NetworkPolicy default deny). */}}
+{{- define "webhooks.releaseSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "webhooks.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* A label value made safe: at most 63 chars of [A-Za-z0-9._-], alphanumeric at both ends. */}}
+{{- define "webhooks.labelValue" -}}
+{{- regexReplaceAll "[^A-Za-z0-9._-]" (toString .) "_" | trunc 63 | trimSuffix "-" | trimSuffix "_" | trimSuffix "." -}}
+{{- end -}}
+
+{{/* Common labels; version is the component's image tag when a component is given. */}}
+{{- define "webhooks.labels" -}}
+{{- $root := .root -}}
+helm.sh/chart: {{ include "webhooks.chart" $root }}
+{{ include "webhooks.selectorLabels" . }}
+{{- $version := $root.Chart.AppVersion -}}
+{{- if .component -}}
+{{- $v := index $root.Values .component -}}
+{{- if and $v (kindIs "map" $v) (hasKey $v "tag") -}}
+{{- $version = $v.tag -}}
+{{- end -}}
+{{- end }}
+app.kubernetes.io/version: {{ include "webhooks.labelValue" $version | quote }}
+app.kubernetes.io/part-of: webhooks
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+{{- with $root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Common annotations block (renders nothing when empty). Usage: include "webhooks.annotations" (dict "root" $ "extra" .someMap) */}}
+{{- define "webhooks.annotations" -}}
+{{- $all := merge (deepCopy (default (dict) .extra)) (default (dict) .root.Values.commonAnnotations) -}}
+{{- with $all }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Image reference "registry/repository:tag". global.imageRegistry wins over image.registry.
+Usage: include "webhooks.image" (dict "root" $ "component" "api")
+*/}}
+{{- define "webhooks.image" -}}
+{{- $v := index .root.Values .component -}}
+{{- $registry := default $v.image.registry .root.Values.global.imageRegistry -}}
+{{- $tag := toString $v.tag -}}
+{{- if $registry -}}
+{{- printf "%s/%s:%s" $registry $v.image.repository $tag -}}
+{{- else -}}
+{{- printf "%s:%s" $v.image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* ServiceAccount name of a component. */}}
+{{- define "webhooks.serviceAccountName" -}}
+{{- $v := index .root.Values .component -}}
+{{- if $v.serviceAccount.create -}}
+{{- default (include "webhooks.componentName" .) $v.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" $v.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the Secret holding the MongoDB URL. */}}
+{{- define "webhooks.mongoSecretName" -}}
+{{- if .Values.mongo.existingSecret -}}
+{{- .Values.mongo.existingSecret -}}
+{{- else -}}
+{{- include "webhooks.componentName" (dict "root" . "component" "mongo") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The in-chart NATS URL. */}}
+{{- define "webhooks.natsUrl" -}}
+{{- printf "nats://%s:%v" (include "webhooks.componentName" (dict "root" . "component" "nats")) .Values.nats.service.port -}}
+{{- end -}}
+
+{{/* The generated MongoDB URL (in-chart mongo Service). */}}
+{{- define "webhooks.generatedMongoUrl" -}}
+{{- printf "mongodb://%s:%v/%s" (include "webhooks.componentName" (dict "root" . "component" "mongo")) .Values.mongo.service.port .Values.mongo.database -}}
+{{- end -}}
+
+{{/*
+The MongoDB URL the Secret holds: mongo.url if given; else the value already
+stored in the release's Secret (lookup: stable across upgrades); else generated.
+Offline (helm template) lookup returns nothing, so the generated value is used.
+*/}}
+{{- define "webhooks.mongoUrl" -}}
+{{- if .Values.mongo.url -}}
+{{- .Values.mongo.url -}}
+{{- else -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "webhooks.mongoSecretName" .) -}}
+{{- $key := .Values.mongo.secretKey -}}
+{{- if and $existing $existing.data (hasKey $existing.data $key) -}}
+{{- index $existing.data $key | b64dec -}}
+{{- else -}}
+{{- include "webhooks.generatedMongoUrl" . -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Validation of combinations the schema cannot express. */}}
+{{- define "webhooks.validate" -}}
+{{- if and (not .Values.mongo.enabled) (not .Values.mongo.url) (not .Values.mongo.existingSecret) -}}
+{{- fail "mongo.enabled is false: set mongo.url or mongo.existingSecret so api and ws can reach a MongoDB" -}}
+{{- end -}}
+{{- if and .Values.tls.enabled (not .Values.tls.certResolver) (not .Values.tls.secretName) (not .Values.ingress.enabled) -}}
+{{- fail "tls.enabled is true: set tls.certResolver or tls.secretName" -}}
+{{- end -}}
+{{- if and .Values.ingress.enabled .Values.tls.enabled (not .Values.tls.secretName) -}}
+{{- fail "tls.enabled with ingress.enabled needs tls.secretName (a standard Ingress has no certificate resolver)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* An httpGet/tcpSocket probe from the Bitnami-style values. Usage: include "webhooks.probe" (dict "probe" $v.livenessProbe "port" "http") */}}
+{{- define "webhooks.probe" -}}
+{{- if .probe.path -}}
+httpGet:
+  path: {{ .probe.path }}
+  port: {{ .port }}
+{{- else -}}
+tcpSocket:
+  port: {{ .port }}
+{{- end }}
+initialDelaySeconds: {{ .probe.initialDelaySeconds }}
+periodSeconds: {{ .probe.periodSeconds }}
+timeoutSeconds: {{ .probe.timeoutSeconds }}
+failureThreshold: {{ .probe.failureThreshold }}
+successThreshold: {{ .probe.successThreshold }}
+{{- end -}}
