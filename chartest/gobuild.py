@@ -34,10 +34,13 @@ def stamp_ok(stamp: Path, key: str, *outputs: Path) -> bool:
     return stamp.exists() and stamp.read_text() == key and all(o.exists() for o in outputs)
 
 
-def go_install(package: str, version: str, dest: Path, binary: str) -> Path:
+def go_install(package: str, version: str, dest: Path, binary: str, ldflags: str = "") -> Path:
     """``go install package@version`` into ``dest``; returns the binary path."""
     dest.mkdir(parents=True, exist_ok=True)
-    run(["go", "install", f"{package}@{version}"], env={**go_env(), "GOBIN": str(dest)}, stream=True)
+    argv = ["go", "install", "-trimpath"]
+    if ldflags:
+        argv += ["-ldflags", ldflags]
+    run(argv + [f"{package}@{version}"], env={**go_env(), "GOBIN": str(dest)}, stream=True)
     return dest / binary
 
 

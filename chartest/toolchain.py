@@ -17,9 +17,9 @@ from .progress import skip, step
 from .shell import run
 
 TOOLS = {
-    # name: (package to install, versions.toml key)
-    "kind": ("sigs.k8s.io/kind", "tools.kind"),
-    "helm": ("helm.sh/helm/v3/cmd/helm", "tools.helm"),
+    # name: (package to install, versions.toml key, -X flag that stamps the version)
+    "kind": ("sigs.k8s.io/kind", "tools.kind", ""),
+    "helm": ("helm.sh/helm/v3/cmd/helm", "tools.helm", "helm.sh/helm/v3/internal/version.version"),
 }
 
 VERSION_COMMANDS = {
@@ -58,8 +58,9 @@ def ensure_tool(tool: str) -> Path:
         if tool == "kubectl":
             _install_kubectl()
         else:
-            package, key = TOOLS[tool]
-            gobuild.go_install(package, versions.get(key), paths.BIN, tool)
+            package, key, version_var = TOOLS[tool]
+            ldflags = f"-s -w -X {version_var}={want}" if version_var else "-s -w"
+            gobuild.go_install(package, want, paths.BIN, tool, ldflags)
     return paths.BIN / tool
 
 

@@ -1,0 +1,69 @@
+# webhooks-chart-testing: the two commands the README names are `make up` and `make test`.
+# Every target is idempotent; expensive results are cached under .state/.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STATE := $(CURDIR)/.state
+export PATH := $(STATE)/bin:$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: help venv setup node-image images cluster cluster-down up down test test-unit test-services test-e2e bench clean
+
+help:
+	@echo "make up            set everything up, deploy the app behind Traefik, print its URL"
+	@echo "make test          set everything up and run every test tier (unit, services, cluster, e2e)"
+	@echo "make setup         Docker engine, kind, helm, kubectl, node image, images (idempotent)"
+	@echo "make cluster       create or reuse the kind cluster and smoke-check it"
+	@echo "make cluster-down  delete the kind cluster"
+	@echo "make test-unit     the chart's unit tier only (helm template, no cluster)"
+	@echo "make bench         benchmark scripts (print figures)"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+setup: venv
+	$(PY) -m chartest setup
+
+node-image: venv
+	$(PY) -m chartest node-image
+
+images: venv
+	$(PY) -m chartest images
+
+cluster: venv
+	$(PY) -m chartest cluster
+
+cluster-down: venv
+	$(PY) -m chartest cluster-down
+
+up: setup
+	$(PY) -m chartest up
+
+down: cluster-down
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m chartest setup --no-images --tools-only
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-services: venv
+	$(PY) -m pytest tests/services $(PYTEST_ARGS)
+
+test-e2e: setup
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/unit
+	$(PY) bench/e2e
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,15 @@
+"""The chartest pytest plugin: command-line options and fixtures.
+
+Loaded through the ``pytest11`` entry point. Fixtures live in two modules, one
+per tier: :mod:`chartest.render_fixtures` (``helm template``, no cluster) and
+:mod:`chartest.cluster_fixtures` (kind, helm install, Traefik, clients).
+"""
+
+from __future__ import annotations
+
+from .render_fixtures import *  # noqa: F401,F403
+from .render_fixtures import addoption as _render_addoption
+
+
+def pytest_addoption(parser):
+    _render_addoption(parser)
