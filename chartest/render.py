@@ -24,8 +24,6 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import yaml
-
 from . import paths, versions
 from .resources import Manifests, parse_manifests
 from .shell import env_with_tools
@@ -37,7 +35,7 @@ __all__ = ["render", "RenderError", "stats", "reset_stats", "chart_digest", "hel
 DEFAULT_API_VERSIONS: tuple[str, ...] = ("traefik.io/v1alpha1", "traefik.io/v1alpha1/IngressRoute",
                                          "monitoring.coreos.com/v1")
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # bump whenever the way helm is called changes
 _memory: dict[str, dict] = {}
 _lock = threading.Lock()
 _stats = {"helm_invocations": 0, "memory_hits": 0, "disk_hits": 0, "renders": 0}
@@ -208,9 +206,10 @@ def _run_helm(chart_dir, values, files, release, namespace, set_args, api_versio
     tmp = None
     try:
         if values:
-            fd, tmp = tempfile.mkstemp(prefix="chartest-values-", suffix=".yaml")
+            # JSON, not YAML: helm's YAML 1.1 parser reads PyYAML's plain `y`/`n` as booleans
+            fd, tmp = tempfile.mkstemp(prefix="chartest-values-", suffix=".json")
             with os.fdopen(fd, "w") as fh:
-                yaml.safe_dump(dict(values), fh, sort_keys=False)
+                json.dump(dict(values), fh)
             argv += ["--values", tmp]
         for s in set_args:
             argv += ["--set", s]

@@ -64,15 +64,24 @@ DEFS = {
         "port": PORT,
         "annotations": STRMAP,
     }),
-    "envVar": {"type": "object", "required": ["name"], "properties": {
+    "keyRef": obj({"name": STR, "key": STR, "optional": BOOL}, required=["key"]),
+    "envVar": obj({
         "name": {"type": "string", "minLength": 1}, "value": STR,
-        "valueFrom": {"type": "object"}}, "additionalProperties": False},
+        "valueFrom": obj({
+            "secretKeyRef": ref("keyRef"), "configMapKeyRef": ref("keyRef"),
+            "fieldRef": obj({"apiVersion": STR, "fieldPath": STR}, required=["fieldPath"]),
+            "resourceFieldRef": obj({"containerName": STR, "resource": STR, "divisor": QUANTITY},
+                                    required=["resource"]),
+        })}, required=["name"]),
     "toleration": obj({
         "key": STR, "operator": {"enum": ["Exists", "Equal"]}, "value": STR,
         "effect": {"enum": ["", "NoSchedule", "PreferNoSchedule", "NoExecute"]},
         "tolerationSeconds": {"type": "integer"}}),
-    "affinity": obj({"nodeAffinity": {"type": "object"}, "podAffinity": {"type": "object"},
-                     "podAntiAffinity": {"type": "object"}}),
+    # The affinity sub-trees are Kubernetes types passed through verbatim: deliberately
+    # open here, validated field by field by the rendered-manifest schema check.
+    "affinity": obj({k: {"type": "object", "additionalProperties": True,
+                         "description": f"a core/v1 {k[0].upper() + k[1:]}, passed through"}
+                     for k in ("nodeAffinity", "podAffinity", "podAntiAffinity")}),
     "serviceAccount": obj({"create": BOOL, "name": {"oneOf": [{"const": ""}, K8S_NAME]}, "annotations": STRMAP}),
     "seccompProfile": obj({"type": {"enum": ["RuntimeDefault", "Localhost", "Unconfined"]},
                            "localhostProfile": STR}),

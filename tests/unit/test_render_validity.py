@@ -1,0 +1,84 @@
+"""Every render (defaults, seed, every feature set) is valid against the
+Kubernetes 1.34 OpenAPI schemas and the Traefik CRDs, and snapshots."""
+
+import subprocess
+
+import pytest
+
+from chartest import paths, versions
+from chartest.render import helm_binary
+from conftest import FEATURE_SETS, SEED_VALUES
+
+
+@pytest.mark.parametrize("name", list(FEATURE_SETS))
+def test_feature_set_is_schema_valid(render, validate_schemas, name):
+    validate_schemas(render(FEATURE_SETS[name]))
+
+
+def test_seed_render_is_schema_valid(seed, validate_schemas):
+    validate_schemas(seed)
+
+
+def test_default_snapshot(default, snapshot):
+    snapshot.assert_match(default, "default")
+
+
+def test_seed_snapshot(seed, snapshot):
+    snapshot.assert_match(seed, "seed")
+
+
+def test_all_features_snapshot(render, snapshot):
+    snapshot.assert_match(render(FEATURE_SETS["scaling"], set={"tls.enabled": "true",
+                                                                "networkPolicy.egress.enabled": "true",
+                                                                "mongo.persistence.enabled": "true"}),
+                          "all-features")
+
+
+def test_default_resource_inventory(default):
+    assert sorted(default.refs()) == sorted([
+        "Deployment/api", "Deployment/ws", "Deployment/www", "Deployment/nats", "StatefulSet/mongo",
+        "Service/api", "Service/ws", "Service/www", "Service/nats", "Service/mongo",
+        "ServiceAccount/api", "ServiceAccount/ws", "ServiceAccount/www", "ServiceAccount/nats",
+        "ServiceAccount/mongo", "Secret/mongo", "IngressRoute/webhook",
+        "NetworkPolicy/default-deny", "NetworkPolicy/api-from-ingress", "NetworkPolicy/ws-from-ingress",
+        "NetworkPolicy/www-from-ingress", "NetworkPolicy/mongo-from-apps", "NetworkPolicy/nats-from-apps"])
+
+
+def test_every_resource_in_release_namespace(render):
+    m = render(namespace="elsewhere")
+    assert {r.namespace for r in m} == {"elsewhere"}
+
+
+def test_helm_lint_strict(chart_dir):
+    out = subprocess.run([str(helm_binary()), "lint", "--strict", str(chart_dir), "--kube-version",
+                          versions.get("kubernetes.version"), "-f", str(SEED_VALUES)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "[WARNING]" not in out.stdout and "[ERROR]" not in out.stdout
+
+
+def test_chart_metadata(chart_dir):
+    import yaml
+    chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
+    assert (chart["apiVersion"], chart["name"], chart["kubeVersion"]) == ("v2", "webhooks", ">=1.28.0-0")
+
+
+def test_old_kubernetes_is_refused(render_fails):
+    render_fails(kube_version="v1.27.9", match="kubeVersion")
+
+
+def test_helmfile_pins_traefik_chart(chart_dir):
+    import yaml
+    doc = yaml.safe_load((chart_dir.parent / "helmfile.yaml").read_text())
+    repos = {r["name"]: r["url"] for r in doc["repositories"]}
+    assert repos["traefik"] == "https://traefik.github.io/charts"
+    rel = {r["name"]: r for r in doc["releases"]}
+    assert rel["traefik"]["chart"] == "traefik/traefik"
+    assert rel["traefik"]["version"] == versions.get("traefik.chart")
+    assert rel["webhooks"]["chart"] == "./chart"
+    assert rel["webhooks"]["namespace"] == "webhooks"
+
+
+def test_notes_say_how_to_reach_the_app(chart_dir):
+    text = (chart_dir / "templates" / "NOTES.txt").read_text()
+    assert '{{ $scheme }}://{{ .Values.domain }}' in text and 'ternary "https" "http" .Values.tls.enabled' in text
