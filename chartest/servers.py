@@ -100,12 +100,15 @@ class Server:
         self.stop()
         raise ServerError(f"{self.name} not ready after {self.timeout:.0f}s\n{self.log(40)}")
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the process (SIGTERM, then SIGKILL) and wait for it."""
+    def stop(self, timeout: float = 10.0, kill: bool = False) -> None:
+        """Stop the process (SIGTERM, then SIGKILL; ``kill``: SIGKILL at once, a crash) and wait."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            self.proc.terminate()
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -1,0 +1,112 @@
+"""Fixtures of the services tier: the real api, ws and www against real nats-server and FerretDB.
+
+Everything runs locally as subprocesses (see :mod:`chartest.servers`); no mocks.
+Tests here must not import this module (``tests/unit`` imports its own
+``conftest`` by name); they use the fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import pytest
+import requests
+import websocket
+
+from chartest.servers import Stack
+
+# small timeouts so that failure tests (database down) answer fast
+STACK_ENV = {"MONGO_TIMEOUT_MS": "1000", "LOG_LEVEL": "INFO", "MAX_PAYLOAD_BYTES": "65536"}
+
+
+@dataclass
+class Client:
+    """Thin helpers over requests / websocket-client bound to one stack."""
+
+    stack: Stack
+
+    @property
+    def api(self) -> str:
+        return self.stack.api.url
+
+    def new_webhook(self) -> dict:
+        resp = requests.get(f"{self.api}/wh", timeout=10)
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    def post(self, token: str, payload, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        return requests.post(f"{self.api}/data", json=payload,
+                             headers={"Authorization": f"Bearer {token}"}, **kwargs)
+
+    def history(self, token: str, nbr: int | None = None) -> list[dict]:
+        params = {"token": token} | ({"nbr": nbr} if nbr is not None else {})
+        resp = requests.get(f"{self.api}/data", params=params, timeout=10)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["data"]
+
+    def ws(self, token: str | None, path: str = "/ws", timeout: float = 5) -> websocket.WebSocket:
+        url = f"ws://127.0.0.1:{self.stack.ws.port}{path}"
+        if token is not None:
+            url += f"?token={token}"
+        return websocket.create_connection(url, timeout=timeout)
+
+    def subscribe(self, token: str) -> websocket.WebSocket:
+        sock = self.ws(token)
+        hello = sock.recv()
+        assert hello.startswith("webhook:"), hello
+        return sock
+
+    @staticmethod
+    def frame(sock: websocket.WebSocket) -> dict:
+        return json.loads(sock.recv())
+
+    @staticmethod
+    def wait_for(predicate, timeout: float = 10, interval: float = 0.05, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """One shared stack (nats, FerretDB, api, ws, www) for the non-destructive tests."""
+    with Stack(tmp_path_factory.mktemp("stack"), extra_env=STACK_ENV) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def client(stack) -> Client:
+    return Client(stack)
+
+
+@pytest.fixture(scope="module")
+def fragile_stack(tmp_path_factory):
+    """A stack of its own for tests that stop nats or FerretDB (and restart them)."""
+    with Stack(tmp_path_factory.mktemp("fragile"), extra_env={**STACK_ENV, "MONGO_TIMEOUT_MS": "500"}) as running:
+        yield running
+
+
+@pytest.fixture()
+def fragile(fragile_stack) -> Client:
+    """A client of the fragile stack; nats and FerretDB are running again after each test."""
+    client = Client(fragile_stack)
+    yield client
+    for server in (fragile_stack.nats, fragile_stack.mongo):
+        server.start()
+    client.wait_for(lambda: _status(f"{fragile_stack.api.url}/app/readyz") == 200
+                    and _status(f"{fragile_stack.ws.url}/readyz") == 200,
+                    timeout=30, what="the fragile stack to be ready again")
+
+
+def _status(url: str) -> int:
+    try:
+        return requests.get(url, timeout=5).status_code
+    except requests.RequestException:
+        return 0
