@@ -110,3 +110,9 @@ def _status(url: str) -> int:
         return requests.get(url, timeout=5).status_code
     except requests.RequestException:
         return 0
+
+
+@pytest.fixture(scope="session")
+def fuzz_hook(client) -> dict:
+    """One webhook that the property tests post into."""
+    return client.new_webhook()

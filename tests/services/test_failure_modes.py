@@ -111,3 +111,24 @@ def test_services_start_before_their_dependencies(tmp_path):
         for server in (ws, api, mongo, nats):
             if server is not None:
                 server.stop()
+
+
+def test_retention_deletes_old_webhooks_and_payloads(fragile, tmp_path):
+    """RETENTION_DAYS is enforced (FerretDB has no TTL indexes: the periodic cleanup does it)."""
+    from chartest.servers import start_service
+
+    stack = fragile.stack
+    env = {**stack.env, "MONGODB_URL": stack.mongo.url.rsplit("/", 1)[0] + "/retention",
+           "RETENTION_DAYS": str(2 / 86400), "CLEANUP_INTERVAL_SECONDS": "0.5"}
+    api = start_service("api", tmp_path, env)
+    try:
+        hook = requests.get(f"{api.url}/wh").json()
+        assert requests.post(f"{api.url}/data", params={"token": hook["token"]}, json={"a": 1}).status_code == 201
+        assert requests.get(f"{api.url}/stats").json()["stats"]["number_of_payloads_received"] == 1
+        fragile.wait_for(lambda: requests.get(f"{api.url}/wh/info", params={"token": hook["token"]}).status_code == 404,
+                         timeout=15, what="the webhook to expire")
+        assert requests.get(f"{api.url}/stats").json()["stats"] == {
+            "number_of_webhooks": 0, "number_of_payloads_received": 0}
+        assert "retention cleanup" in api.log()
+    finally:
+        api.stop()
