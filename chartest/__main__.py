@@ -21,9 +21,10 @@ def cmd_setup(args) -> None:
     nodeimage.ensure()
     toolchain.ensure_tool("kubectl")
     if not args.no_images:
-        from . import images
+        from . import browser, images
 
         images.ensure_all()
+        browser.ensure()
 
 
 def cmd_node_image(args) -> None:

@@ -29,15 +29,12 @@ class Cluster:
 
     name: str
     kubeconfig: Path
-    http_port: int  # loopback port that reaches Traefik's `web` entry point
+    ingress_url: str  # where Traefik's `web` entry point answers, e.g. http://127.0.0.1:18080
+    kind: bool = True  # False for an existing cluster given by --kubeconfig
 
     @property
     def node(self) -> str:
         return f"{self.name}-control-plane"
-
-    @property
-    def ingress_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
 
     def kubectl(self, *args: str, **kw) -> str:
         return run(["kubectl", "--kubeconfig", self.kubeconfig, *args], **kw)
@@ -45,6 +42,10 @@ class Cluster:
     def load_image(self, image: str) -> None:
         """``kind load docker-image``: make a local image available to the node."""
         run(["kind", "load", "docker-image", "--name", self.name, image])
+
+
+def loopback_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
 
 
 def kubeconfig_path(name: str) -> Path:
@@ -110,12 +111,14 @@ def wait_ready(cluster: Cluster, timeout: float = 300) -> None:
 def ensure(name: str = DEFAULT_NAME, http_port: int = DEFAULT_HOST_PORT) -> Cluster:
     """Reuse the named cluster if it is healthy, else create it."""
     toolchain.on_path()
+    for tool in ("kind", "kubectl"):
+        toolchain.ensure_tool(tool)
     paths.ensure(paths.KUBECONFIG_DIR)
     kubeconfig = kubeconfig_path(name)
     if name in existing_clusters():
         run(["kind", "export", "kubeconfig", "--name", name, "--kubeconfig", kubeconfig])
         port = _host_port_of(name) or http_port
-        cluster = Cluster(name, kubeconfig, port)
+        cluster = Cluster(name, kubeconfig, loopback_url(port))
         if _healthy(cluster):
             skip(f"kind cluster {name}", f"reused (Traefik port {port})")
             return cluster
@@ -127,7 +130,7 @@ def ensure(name: str = DEFAULT_NAME, http_port: int = DEFAULT_HOST_PORT) -> Clus
     config = kind_config(image, http_port, local_image=image.startswith(nodeimage.LOCAL_REPO))
     config_file = paths.STATE / f"kind-{name}.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-    cluster = Cluster(name, kubeconfig, http_port)
+    cluster = Cluster(name, kubeconfig, loopback_url(http_port))
     with step(f"create kind cluster {name} from {image}",
               f"`kind export logs --name {name}` collects node logs; `make cluster-down` cleans up"):
         try:

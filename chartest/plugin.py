@@ -7,9 +7,19 @@ per tier: :mod:`chartest.render_fixtures` (``helm template``, no cluster) and
 
 from __future__ import annotations
 
+from .cluster_fixtures import *  # noqa: F401,F403
+from .cluster_fixtures import addoption as _cluster_addoption
+from .cluster_fixtures import pytest_runtest_makereport, pytest_terminal_summary  # noqa: F401
 from .render_fixtures import *  # noqa: F401,F403
 from .render_fixtures import addoption as _render_addoption
 
 
 def pytest_addoption(parser):
     _render_addoption(parser)
+    _cluster_addoption(parser)
+
+
+def pytest_configure(config):
+    from . import toolchain
+
+    toolchain.on_path()  # the pinned helm, kind and kubectl come first

@@ -54,7 +54,7 @@ def ensure_tool(tool: str) -> Path:
     if have == want:
         skip(f"{tool} {want}", "already installed")
         return paths.BIN / tool
-    with step(f"install {tool} {want} with go install", "check that `go` is on PATH and the Go module proxy answers"):
+    with step(f"install {tool} {want}", "check that `go` is on PATH and the Go module proxy answers"):
         if tool == "kubectl":
             _install_kubectl()
         else:

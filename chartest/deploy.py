@@ -1,0 +1,143 @@
+"""Installing a chart release into the cluster, and ``make up``.
+
+The e2e values live in ``tests/e2e/values-e2e.yaml``; this module adds what is
+only known at run time: the content tags of the locally built images and,
+air-gapped, the local infrastructure images (FerretDB for mongo, NATS).
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import cluster as cluster_mod
+from . import docker, images, traefik, versions
+from .cluster import Cluster
+from .progress import console, info, step
+from .shell import run
+
+CHART = versions.PROJECT_ROOT / "chart"
+E2E_VALUES = versions.PROJECT_ROOT / "tests" / "e2e" / "values-e2e.yaml"
+APP_SERVICES = ("api", "ws", "www")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``override`` merged into a copy of ``base`` (dicts recursively, the rest replaced)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def split_tag(ref: str) -> tuple[str, str]:
+    repository, _, tag = ref.rpartition(":")
+    return repository, tag
+
+
+def local_image_values(refs: dict[str, str]) -> dict:
+    """Chart values that point a service at a locally built, kind-loaded image."""
+    values: dict = {}
+    for service, ref in refs.items():
+        repository, tag = split_tag(ref)
+        values[service] = {"tag": tag, "image": {"registry": "", "repository": repository, "pullPolicy": "Never"}}
+    return values
+
+
+def local_infra_values(refs: dict[str, str]) -> dict:
+    """mongo -> FerretDB (MongoDB wire protocol), nats -> local nats-server."""
+    values = local_image_values({"mongo": refs["ferretdb"], "nats": refs["nats"]})
+    values["mongo"]["podSecurityContext"] = {"runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001}
+    return values
+
+
+def registry_reachable() -> bool:
+    """Can the cluster's node pull public images? Probed once by pulling the pinned NATS image."""
+    return docker.pull(f"docker.io/library/nats:{versions.get('infra.nats')}-alpine", timeout=120)
+
+
+@dataclass
+class Release:
+    """A helm release of a chart in one namespace of a cluster."""
+
+    cluster: Cluster
+    name: str = "webhooks"
+    namespace: str = "webhooks"
+    chart: Path = CHART
+    values: dict = field(default_factory=dict)
+
+    def helm(self, *args: str, **kw) -> str:
+        return run(["helm", *args, "--kubeconfig", self.cluster.kubeconfig, "--namespace", self.namespace], **kw)
+
+    def upgrade(self, values: dict | None = None, timeout: str = "5m", wait: bool = True) -> None:
+        """``helm upgrade --install`` with ``values`` (default: the release's own)."""
+        if values is not None:
+            self.values = values
+        argv = ["upgrade", "--install", self.name, str(self.chart), "--create-namespace", "-f", "-",
+                "--timeout", timeout]
+        if wait:
+            argv.append("--wait")
+        self.helm(*argv, input=yaml.safe_dump(self.values))
+
+    def rollback(self, revision: int, timeout: str = "5m") -> None:
+        self.helm("rollback", self.name, str(revision), "--wait", "--timeout", timeout)
+
+    def history(self) -> list[dict]:
+        return yaml.safe_load(self.helm("history", self.name, "-o", "yaml"))
+
+    def manifest(self) -> str:
+        return self.helm("get", "manifest", self.name, check=False)
+
+    def uninstall(self) -> None:
+        self.helm("uninstall", self.name, "--wait", check=False)
+
+
+def build_and_load(cluster: Cluster, online_infra: bool) -> dict[str, str]:
+    """Build (cached) and ``kind load`` the images the release needs; returns their refs."""
+    names = APP_SERVICES if online_infra else APP_SERVICES + ("nats", "ferretdb")
+    refs = images.ensure_all(names)
+    for name, ref in refs.items():
+        if not _node_has(cluster, ref):
+            with step(f"kind load {ref}"):
+                cluster.load_image(ref)
+    return refs
+
+
+def _node_has(cluster: Cluster, ref: str) -> bool:
+    probe = subprocess.run(["docker", "exec", cluster.node, "crictl", "inspecti", f"docker.io/{ref}"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+def app_values(refs: dict[str, str], online_infra: bool, extra: dict | None = None) -> dict:
+    values = yaml.safe_load(E2E_VALUES.read_text()) or {}
+    values = deep_merge(values, local_image_values({s: refs[s] for s in APP_SERVICES}))
+    if not online_infra:
+        values = deep_merge(values, local_infra_values(refs))
+    return deep_merge(values, extra or {})
+
+
+def up(name: str = cluster_mod.DEFAULT_NAME) -> str:
+    """The README's main command: cluster, Traefik, the app; returns the URL."""
+    c = cluster_mod.ensure(name)
+    traefik.ensure(c)
+    online = registry_reachable()
+    info("public registry reachable: official nats/mongo images" if online else
+         "air-gapped: local NATS and FerretDB images")
+    refs = build_and_load(c, online)
+    release = Release(c)
+    with step("helm upgrade --install webhooks ./chart", "`kubectl -n webhooks get pods`; `kubectl -n webhooks describe pods`"):
+        release.upgrade(app_values(refs, online))
+    port = c.ingress_url.rsplit(":", 1)[1]
+    url = f"http://{yaml.safe_load(E2E_VALUES.read_text())['domain']}:{port}/"
+    console.print(f"\n[bold green]webhooks is up:[/] {url}")
+    console.print(f"  (*.localhost resolves to 127.0.0.1 in browsers; with curl: "
+                  f"curl -H 'Host: webhooks.localhost' {c.ingress_url}/stats)")
+    console.print(f"  kubeconfig: {c.kubeconfig}")
+    return url

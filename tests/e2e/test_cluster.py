@@ -1,0 +1,28 @@
+"""The cluster layer's own integration test: the smoke check every later test relies on."""
+
+import pytest
+
+from chartest import smoke
+
+
+@pytest.mark.cluster
+def test_node_is_ready_at_the_pinned_version(kind_cluster):
+    out = kind_cluster.kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.status.nodeInfo.kubeletVersion} "
+                               "{.status.conditions[?(@.type=='Ready')].status}{'\\n'}{end}")
+    lines = out.split("\n")
+    lines = [line for line in lines if line.strip()]
+    assert lines, "the cluster has no nodes"
+    for line in lines:
+        version, ready = line.split()
+        assert ready == "True"
+        assert version.startswith("v1.")
+
+
+@pytest.mark.cluster
+def test_smoke_local_image_dns_and_service_ip(kind_cluster):
+    if not kind_cluster.kind:
+        pytest.skip("the smoke check loads an image with kind; --kubeconfig clusters are not kind")
+    result = smoke.run_smoke(kind_cluster)
+    assert f"resolved {result.service_ip}" in result.client_log
+    assert "answered" in result.client_log
+    assert result.image.startswith("chartest/smoke:")

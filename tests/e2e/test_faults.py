@@ -1,0 +1,88 @@
+"""Pods die while payloads are posted: nothing acknowledged is lost, sockets recover.
+
+The api, the ws and the nats pod are deleted in turn. Every payload that got
+a 201 must be in GET /data afterwards, and a websocket client that reconnects
+must receive new payloads.
+"""
+
+import time
+import uuid
+
+import pytest
+from kubernetes import client as k8s
+
+from chartest.traffic import Poster
+
+
+def _delete_pods(kube_api, namespace, component):
+    core = k8s.CoreV1Api(kube_api)
+    pods = core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/component={component}")
+    assert pods.items, f"no {component} pod to delete"
+    for pod in pods.items:
+        core.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
+    return {p.metadata.name for p in pods.items}
+
+
+def _wait_replaced(kube_api, namespace, component, old, timeout=120):
+    core = k8s.CoreV1Api(kube_api)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pods = core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/component={component}")
+        fresh = [p for p in pods.items if p.metadata.name not in old and p.metadata.deletion_timestamp is None]
+        if fresh and all(any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
+                         for p in fresh):
+            return
+        time.sleep(1)
+    raise AssertionError(f"{component} was not replaced by a Ready pod within {timeout}s")
+
+
+def _reconnect_and_receive(client, token, name, deadline_s=60):
+    """Reconnect like a browser would, until a new payload arrives over the socket."""
+    deadline = time.monotonic() + deadline_s
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            with client.open_socket(token) as sock:
+                if sock.greeting != f"webhook:{name}":
+                    raise AssertionError(f"greeting {sock.greeting!r}")
+                marker = uuid.uuid4().hex
+                assert client.post_payload(token, {"probe": marker}).status_code == 201
+                frame = sock.receive_payload(timeout=5)
+                if frame["content"] == {"probe": marker}:
+                    return
+                last_error = f"unexpected frame {frame}"
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last_error = repr(exc)
+        time.sleep(1)
+    raise AssertionError(f"a reconnecting socket got no new payload within {deadline_s}s: {last_error}")
+
+
+@pytest.fixture(scope="module")
+def fault_app(request, kind_cluster, kube_api, traefik, app_images, online_infra):
+    from chartest.cluster_fixtures import ReleaseFactory, release_values
+
+    factory = ReleaseFactory(kind_cluster, kube_api, request.config)
+    domain = f"faults-{uuid.uuid4().hex[:6]}.webhooks.localhost"
+    release = factory(release_values(app_images, online_infra, domain))
+    yield release, domain
+    factory.cleanup()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("component", ["api", "ws", "nats"])
+def test_pod_deleted_while_posting(fault_app, kube_api, make_webhooks_client, component):
+    release, domain = fault_app
+    client = make_webhooks_client(domain)
+    hook = client.create_webhook()
+    with Poster(client, hook.token, f"kill-{component}", interval=0.1) as poster:
+        time.sleep(2)
+        old = _delete_pods(kube_api, release.namespace, component)
+        _wait_replaced(kube_api, release.namespace, component, old)
+        time.sleep(3)
+    assert poster.acknowledged, "no payload was acknowledged at all"
+
+    stored = {d["content"]["seq"] for d in client.data(hook.token, nbr=100) if "seq" in d["content"]}
+    lost = sorted(set(poster.acknowledged) - stored)
+    assert not lost, f"payloads acknowledged with 201 but not stored: {lost}"
+
+    _reconnect_and_receive(client, hook.token, hook.name)

@@ -1,0 +1,65 @@
+"""The seed's routing table through Traefik: one parametrized line per route.
+
+A routing bug in the chart's IngressRoute shows up as exactly one failing line.
+Which service answered is told by what it answers: api speaks JSON only, ws
+upgrades to a websocket and greets, www serves the dashboard's files.
+"""
+
+import pytest
+import requests
+import websocket
+
+ROUTES = [
+    # method, path, service that must answer
+    ("GET", "/wh", "api"),
+    ("GET", "/wh/info", "api"),
+    ("GET", "/data", "api"),
+    ("POST", "/data", "api"),
+    ("GET", "/data?nbr=5", "api"),
+    ("GET", "/stats", "api"),
+    ("WS", "/ws", "ws"),
+    ("WS", "/ws?token=" + "0" * 30, "ws"),
+    ("GET", "/", "www"),
+    ("GET", "/app.js", "www"),
+    ("GET", "/style.css", "www"),
+    ("GET", "/app/healthz", "www"),  # the api's health route is not exposed by the ingress
+    ("GET", "/some/page", "www"),
+]
+
+
+def served_by(client, method: str, path: str) -> str:
+    if method == "WS":
+        url = client.base_url.replace("http", "ws", 1) + path
+        try:
+            conn = websocket.create_connection(url, host=client.host, timeout=10)
+        except websocket.WebSocketBadStatusException as exc:
+            return f"no websocket upgrade ({exc.status_code})"
+        greeting = conn.recv()
+        conn.close()
+        return "ws" if greeting.startswith(("webhook:", "error:")) else f"unknown greeting {greeting!r}"
+    resp = client.request(method, path)
+    ctype = resp.headers.get("content-type", "")
+    if ctype.startswith("application/json"):
+        return "api"
+    if ctype.startswith(("text/html", "text/css", "text/javascript", "application/javascript", "text/plain")):
+        return "www" if resp.status_code != 404 or "page not found" not in resp.text else "traefik 404"
+    return f"unknown ({resp.status_code} {ctype})"
+
+
+@pytest.mark.parametrize(("method", "path", "service"), ROUTES, ids=[f"{m} {p} -> {s}" for m, p, s in ROUTES])
+def test_route(webhooks, method, path, service):
+    assert served_by(webhooks, method, path) == service
+
+
+def test_landing_page_is_the_dashboard(webhooks):
+    resp = webhooks.get("/")
+    assert resp.status_code == 200
+    assert "Get my webhook" in resp.text
+
+
+@pytest.mark.parametrize("path", ["/", "/stats", "/wh", "/ws"])
+def test_wrong_host_gets_no_app(webhooks, path):
+    resp = requests.get(webhooks.base_url + path, headers={"Host": "not-the-app.example"}, timeout=10)
+    assert resp.status_code == 404
+    assert "Get my webhook" not in resp.text
+    assert not resp.headers.get("content-type", "").startswith("application/json")

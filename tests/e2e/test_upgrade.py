@@ -1,0 +1,68 @@
+"""helm upgrade (new tag, more replicas) keeps serving and keeps data; helm rollback works."""
+
+import time
+import uuid
+
+import pytest
+from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
+
+from chartest.deploy import split_tag
+from chartest.shell import run
+from chartest.traffic import Poster
+
+
+def _deployment(kube_cluster, namespace, name):
+    import pykube
+
+    return pykube.Deployment.objects(kube_cluster.kube_client).filter(namespace=namespace).get(name=name)
+
+
+@pytest.fixture
+def retagged_api(kind_cluster, app_images):
+    """The api image under a second tag, loaded into the node: an 'upgrade' to deploy."""
+    repository, tag = split_tag(app_images["api"])
+    new_tag = f"{tag}-next"
+    run(["docker", "tag", app_images["api"], f"{repository}:{new_tag}"])
+    kind_cluster.load_image(f"{repository}:{new_tag}")
+    return new_tag
+
+
+@pytest.mark.slow
+def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, online_infra,
+                                                      make_webhooks_client, retagged_api, kube_cluster):
+    from chartest.cluster_fixtures import release_values
+
+    domain = f"upgrade-{uuid.uuid4().hex[:6]}.webhooks.localhost"
+    values = release_values(app_images, online_infra, domain)
+    release = helm_release(values)
+    client = make_webhooks_client(domain)
+    hook = client.create_webhook()
+    for n in range(3):
+        assert client.post_payload(hook.token, {"before": n}).status_code == 201
+
+    upgraded = release_values(app_images, online_infra, domain,
+                              {"api": {"tag": retagged_api, "replicas": 2}, "www": {"replicas": 2}})
+    with Poster(client, hook.token, "during-upgrade", interval=0.2) as poster:
+        release.upgrade(upgraded)
+        wait_for_deployments_to_run(kube_cluster.kube_client, ["api", "www"], release.namespace, 120)
+        time.sleep(2)
+    api = _deployment(kube_cluster, release.namespace, "api")
+    assert api.obj["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{retagged_api}")
+    assert api.obj["status"]["readyReplicas"] == 2
+    assert poster.acknowledged, "no payload was accepted during the upgrade"
+    assert not poster.failures, f"the app stopped serving during the upgrade: {poster.failures[:5]}"
+
+    stored = {tuple(sorted(d["content"].items())) for d in client.data(hook.token, nbr=100)}
+    for n in range(3):
+        assert (("before", n),) in stored, "data stored before the upgrade was lost"
+    for seq in poster.acknowledged:
+        assert (("seq", seq), ("tag", "during-upgrade")) in stored
+
+    release.rollback(1)
+    wait_for_deployments_to_run(kube_cluster.kube_client, ["api", "www"], release.namespace, 120)
+    api = _deployment(kube_cluster, release.namespace, "api")
+    assert api.obj["spec"]["template"]["spec"]["containers"][0]["image"] == app_images["api"]
+    assert api.obj["spec"]["replicas"] == 1
+    assert [h["revision"] for h in release.history()] == [1, 2, 3]
+    assert len(client.data(hook.token, nbr=100)) == 3 + len(poster.acknowledged)
+    assert client.post_payload(hook.token, {"after": "rollback"}).status_code == 201
