@@ -127,6 +127,14 @@ async def _close_quietly(websocket: WebSocket, code: int) -> None:
 
 
 async def ws_endpoint(websocket: WebSocket) -> None:
+    try:
+        await _serve(websocket)
+    except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+        # the peer went away during the handshake frames: nothing to clean up
+        log.debug("client gone early", error=str(exc) or type(exc).__name__)
+
+
+async def _serve(websocket: WebSocket) -> None:
     app = websocket.app
     hub: Hub = app.state.hub
     await websocket.accept()
