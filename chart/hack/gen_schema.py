@@ -159,7 +159,11 @@ SCHEMA = {
             "egress": obj({"enabled": BOOL, "dnsNamespaceSelector": ref("labelSelector"),
                            "dnsPodSelector": ref("labelSelector")}),
         }),
-        "api": component(scaling=True),
+        "api": component({
+            "maxPayloadBytes": {"type": "integer", "minimum": 1,
+                                "description": "largest accepted payload in bytes (env MAX_PAYLOAD_BYTES); "
+                                               "keep it below nats.maxPayload minus ~1 KiB of envelope"},
+        }, scaling=True),
         "ws": component(scaling=True),
         "www": component(scaling=True),
         "mongo": component({
@@ -176,6 +180,9 @@ SCHEMA = {
         }),
         "nats": component({
             "monitorPort": PORT,
+            # Rendered unquoted into nats.conf: the pattern also keeps it a single size token.
+            "maxPayload": {"type": "string", "pattern": r"^[0-9]+([KkMmGg][Bb]?)?$",
+                           "description": "max_payload of nats-server: bytes or a size like 2MB (MB = MiB)"},
             "extraArgs": {"type": "array", "items": STR},
         }),
     }, required=["domain", "api", "ws", "www", "mongo", "nats"]),

@@ -119,6 +119,19 @@ Usage: include "webhooks.image" (dict "root" $ "component" "api")
 {{- printf "nats://%s:%v" (include "webhooks.componentName" (dict "root" . "component" "nats")) .Values.nats.service.port -}}
 {{- end -}}
 
+{{/* Name of the ConfigMap holding the nats-server config file. */}}
+{{- define "webhooks.natsConfigName" -}}
+{{- include "webhooks.componentName" (dict "root" . "component" "nats-config") -}}
+{{- end -}}
+
+{{/* The nats-server config file (nats.conf); its sha256 rolls the nats pod on change. */}}
+{{- define "webhooks.natsConfig" -}}
+# nats-server configuration, rendered by the webhooks chart.
+port: {{ .Values.nats.containerPort }}
+http_port: {{ .Values.nats.monitorPort }}
+max_payload: {{ .Values.nats.maxPayload }}
+{{- end -}}
+
 {{/* The generated MongoDB URL (in-chart mongo Service). */}}
 {{- define "webhooks.generatedMongoUrl" -}}
 {{- printf "mongodb://%s:%v/%s" (include "webhooks.componentName" (dict "root" . "component" "mongo")) .Values.mongo.service.port .Values.mongo.database -}}

@@ -1,6 +1,8 @@
 {{/*
 The hardened pod template shared by every workload.
 Usage: include "webhooks.podTemplate" (dict "root" $ "component" "api" "ports" (list (dict "name" "http" "port" 5000)) "probePort" "http" "appEnv" true "command" list "args" list "volumes" list "mounts" list)
+Optional: "annotations" (a dict of extra pod annotations, e.g. config checksums) and
+"env" (a list of EnvVar rendered before extraEnv).
 */}}
 {{- define "webhooks.podTemplate" -}}
 {{- $root := .root -}}
@@ -13,6 +15,9 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   {{- $ann := deepCopy (default (dict) $v.podAnnotations) -}}
+  {{- range $k, $val := .annotations -}}
+  {{- $_ := set $ann $k $val -}}
+  {{- end -}}
   {{- if .appEnv -}}
   {{- $_ := set $ann "checksum/mongodb-url" (include "webhooks.mongoUrl" $root | sha256sum) -}}
   {{- end }}
@@ -62,7 +67,7 @@ spec:
           containerPort: {{ .port }}
           protocol: TCP
         {{- end }}
-      {{- if or .appEnv $v.extraEnv }}
+      {{- if or .appEnv .env $v.extraEnv }}
       env:
         {{- if .appEnv }}
         - name: MONGODB_URL
@@ -72,6 +77,9 @@ spec:
               key: {{ $root.Values.mongo.secretKey }}
         - name: NATS_URL
           value: {{ include "webhooks.natsUrl" $root | quote }}
+        {{- end }}
+        {{- with .env }}
+        {{- toYaml . | nindent 8 }}
         {{- end }}
         {{- with $v.extraEnv }}
         {{- toYaml . | nindent 8 }}

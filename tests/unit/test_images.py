@@ -114,5 +114,5 @@ def test_workload_kinds(default):
 def test_nats_command_and_ports(default):
     c = default.get("Deployment", "nats").container("nats")
     assert c["command"] == ["nats-server"]
-    assert c["args"] == ["-p", "4222", "-m", "8222"]
+    assert c["args"] == ["-c", "/etc/nats/nats.conf"]
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"client": 4222, "monitor": 8222}

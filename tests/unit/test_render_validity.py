@@ -39,7 +39,7 @@ def test_default_resource_inventory(default):
         "Deployment/api", "Deployment/ws", "Deployment/www", "Deployment/nats", "StatefulSet/mongo",
         "Service/api", "Service/ws", "Service/www", "Service/nats", "Service/mongo",
         "ServiceAccount/api", "ServiceAccount/ws", "ServiceAccount/www", "ServiceAccount/nats",
-        "ServiceAccount/mongo", "Secret/mongo", "IngressRoute/webhook",
+        "ServiceAccount/mongo", "Secret/mongo", "ConfigMap/nats-config", "IngressRoute/webhook",
         "NetworkPolicy/default-deny", "NetworkPolicy/api-from-ingress", "NetworkPolicy/ws-from-ingress",
         "NetworkPolicy/www-from-ingress", "NetworkPolicy/mongo-from-apps", "NetworkPolicy/nats-from-apps"])
 

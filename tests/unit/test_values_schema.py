@@ -37,6 +37,10 @@ BAD_VALUES = [
     ({"ingress": {"className": ["traefik"]}}, "/ingress/className", "want string"),
     ({"api": {"livenessProbe": {"path": "no-slash", "enabled": True}}}, "/api/livenessProbe/path", ""),
     ({"nats": {"tag": ""}}, "/nats/tag", ""),
+    ({"nats": {"maxPayload": 2097152}}, "/nats/maxPayload", "want string"),
+    ({"nats": {"maxPayload": "2MB\nhttp_port: 1"}}, "/nats/maxPayload", ""),
+    ({"api": {"maxPayloadBytes": "1MiB"}}, "/api/maxPayloadBytes", "want integer"),
+    ({"api": {"maxPayloadBytes": 0}}, "/api/maxPayloadBytes", "minimum"),
 ]
 
 
