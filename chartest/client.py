@@ -105,6 +105,14 @@ class Socket:
         self.conn.settimeout(timeout)
         return self.conn.recv()
 
+    def receive_close_code(self, timeout: float = 10) -> int | None:
+        """Wait for the server's close frame; returns its status code (None if it sent none)."""
+        self.conn.settimeout(timeout)
+        while True:
+            opcode, data = self.conn.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+
     def close(self) -> None:
         self.conn.close()
 

