@@ -85,6 +85,30 @@ class Release:
             argv.append("--wait")
         self.helm(*argv, input=yaml.safe_dump(self.values))
 
+    def wait_routed(self, path: str = "/", timeout: float = 60) -> None:
+        """Wait until the ingress serves ``path`` on the release's domain with a 2xx.
+
+        Traefik picks up a new IngressRoute a moment after helm returns; a test
+        that starts before then sees Traefik's own 404.
+        """
+        import time
+
+        import requests
+
+        host = self.values["domain"]
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                resp = requests.get(self.cluster.ingress_url + path, headers={"Host": host}, timeout=5)
+                if resp.ok:
+                    return
+                last = f"{resp.status_code} {resp.text[:80]!r}"
+            except requests.RequestException as exc:
+                last = repr(exc)
+            time.sleep(0.5)
+        raise TimeoutError(f"{host}{path} not routed by the ingress within {timeout:.0f}s (last: {last})")
+
     def rollback(self, revision: int, timeout: str = "5m") -> None:
         self.helm("rollback", self.name, str(revision), "--wait", "--timeout", timeout)
 
@@ -134,6 +158,7 @@ def up(name: str = cluster_mod.DEFAULT_NAME) -> str:
     release = Release(c)
     with step("helm upgrade --install webhooks ./chart", "`kubectl -n webhooks get pods`; `kubectl -n webhooks describe pods`"):
         release.upgrade(app_values(refs, online))
+        release.wait_routed("/stats")
     port = c.ingress_url.rsplit(":", 1)[1]
     url = f"http://{yaml.safe_load(E2E_VALUES.read_text())['domain']}:{port}/"
     console.print(f"\n[bold green]webhooks is up:[/] {url}")

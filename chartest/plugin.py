@@ -12,6 +12,8 @@ from .cluster_fixtures import addoption as _cluster_addoption
 from .cluster_fixtures import pytest_runtest_makereport, pytest_terminal_summary  # noqa: F401
 from .render_fixtures import *  # noqa: F401,F403
 from .render_fixtures import addoption as _render_addoption
+from .render_fixtures import pytest_configure as _render_configure
+from .render_fixtures import pytest_pyfunc_call  # noqa: F401
 
 
 def pytest_addoption(parser):
@@ -22,4 +24,5 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     from . import toolchain
 
+    _render_configure(config)
     toolchain.on_path()  # the pinned helm, kind and kubectl come first

@@ -41,13 +41,11 @@ from .render import RenderError, render as _render
 from .resources import Manifests, get_path
 
 
-# This module also registers itself as a pytest plugin (``pytest_plugins``, exported
-# into plugin.py by ``import *``), so its own hooks (the ``render_fails`` marker)
-# work whatever hooks plugin.py defines. The hooks are therefore NOT in __all__.
-pytest_plugins = ["chartest.render_fixtures"]
+# The hooks below (the ``render_fails`` marker) are wired up by chartest.plugin,
+# which re-exports them explicitly; they are therefore NOT in __all__.
 
 __all__ = ["addoption", "chart_dir", "render", "render_fails", "snapshot", "validate_schemas",
-           "Snapshot", "mask_manifests", "DEFAULT_MASKS", "RenderError", "pytest_plugins"]
+           "Snapshot", "mask_manifests", "DEFAULT_MASKS", "RenderError"]
 
 MASK = "<masked>"
 

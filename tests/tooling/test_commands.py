@@ -1,0 +1,82 @@
+"""Command and config construction: what the tooling asks go, kind and helm to do."""
+
+import pytest
+
+from chartest import cluster, deploy, gobuild, nodeimage, versions
+
+
+def test_kube_ldflags_stamp_both_version_packages():
+    flags = gobuild.kube_ldflags("v1.34.4")
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        assert f"-X {pkg}.gitVersion=v1.34.4" in flags
+        assert f"-X {pkg}.gitMajor=1" in flags
+        assert f"-X {pkg}.gitMinor=34" in flags
+        assert f"-X {pkg}.gitTreeState=clean" in flags
+
+
+def test_local_replaces_are_found_and_guard_rails_skipped(tmp_path):
+    gomod = tmp_path / "go.mod"
+    gomod.write_text(
+        "module k8s.io/kubernetes\n\nreplace (\n"
+        "\tk8s.io/api => ./staging/src/k8s.io/api\n"
+        "\tk8s.io/client-go => ./staging/src/k8s.io/client-go\n"
+        "\tgithub.com/x/y => github.com/x/y v1.2.3\n"
+        ")\n\nreplace go.etcd.io/etcd/api/v3 => ../api\n"
+        "replace go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY\n"
+    )
+    assert gobuild.local_replaces(gomod) == ["k8s.io/api", "k8s.io/client-go", "go.etcd.io/etcd/api/v3"]
+
+
+def test_kind_config_for_the_local_node_image():
+    config = cluster.kind_config("chartest/node:v1.34.4", 18080, local_image=True)
+    node = config["nodes"][0]
+    assert node["image"] == "chartest/node:v1.34.4"
+    assert node["extraPortMappings"] == [{"containerPort": 30080, "hostPort": 18080,
+                                          "listenAddress": "127.0.0.1", "protocol": "TCP"}]
+    assert config["networking"] == {"disableDefaultCNI": True}
+
+
+def test_kind_config_for_kindest_node_keeps_its_cni():
+    config = cluster.kind_config(versions.get("node.kindest_node"), 18081, local_image=False)
+    assert "networking" not in config
+    assert config["nodes"][0]["extraPortMappings"][0]["hostPort"] == 18081
+
+
+def test_sandbox_image_is_read_from_kinds_containerd_config(tmp_path):
+    (tmp_path / "etc/containerd").mkdir(parents=True)
+    (tmp_path / "etc/containerd/config.toml").write_text(
+        'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "registry.k8s.io/pause:3.10"\n')
+    assert nodeimage.sandbox_image(tmp_path) == "registry.k8s.io/pause:3.10"
+
+
+@pytest.mark.parametrize(("name", "base", "entrypoint"), [
+    ("kube-apiserver", "scratch", '"/usr/local/bin/kube-apiserver"'),
+    ("kube-proxy", "chartest/netfilter:bookworm", None),
+    ("coredns", "scratch", '"/coredns"'),
+    ("pause", "scratch", '"/pause"'),
+])
+def test_component_images(name, base, entrypoint):
+    got_base, body = nodeimage._component_dockerfile(name)
+    assert got_base == base
+    assert f"COPY {name} " in body
+    if entrypoint:
+        assert f"ENTRYPOINT [{entrypoint}]" in body
+
+
+def test_local_image_values_point_the_chart_at_loaded_images():
+    values = deploy.local_image_values({"api": "webhooks/api:0.1.0-abc", "nats": "chartest/nats:2.11.9-x"})
+    assert values["api"] == {"tag": "0.1.0-abc",
+                             "image": {"registry": "", "repository": "webhooks/api", "pullPolicy": "Never"}}
+    assert values["nats"]["image"]["repository"] == "chartest/nats"
+
+
+def test_deep_merge_overrides_leaves_and_keeps_siblings():
+    base = {"api": {"tag": "a", "image": {"registry": "r", "repository": "x"}}, "domain": "d"}
+    merged = deploy.deep_merge(base, {"api": {"image": {"registry": ""}}, "www": {"replicas": 2}})
+    assert merged == {"api": {"tag": "a", "image": {"registry": "", "repository": "x"}},
+                      "domain": "d", "www": {"replicas": 2}}
+    assert base["api"]["image"]["registry"] == "r"
+
+
+def test_split_tag_keeps_registry_ports():
+    assert deploy.split_tag("localhost:5000/webhooks/api:1.2") == ("localhost:5000/webhooks/api", "1.2")
