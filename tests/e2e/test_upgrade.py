@@ -28,7 +28,13 @@ def retagged_api(kind_cluster, app_images):
 
 
 @pytest.mark.slow
-def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, online_infra,
+def _mongo_secret(kube_api, namespace):
+    from kubernetes import client as k8s
+
+    return k8s.CoreV1Api(kube_api).read_namespaced_secret("mongo", namespace).data
+
+
+def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, online_infra, kube_api,
                                                       make_webhooks_client, retagged_api, kube_cluster):
     from chartest.cluster_fixtures import release_values
 
@@ -40,6 +46,8 @@ def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, 
     for n in range(3):
         assert client.post_payload(hook.token, {"before": n}).status_code == 201
 
+    secret_before = _mongo_secret(kube_api, release.namespace)
+    assert secret_before["mongodb_url"]
     upgraded = release_values(app_images, online_infra, domain,
                               {"api": {"tag": retagged_api, "replicas": 2}, "www": {"replicas": 2}})
     with Poster(client, hook.token, "during-upgrade", interval=0.2) as poster:
@@ -49,6 +57,7 @@ def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, 
     api = _deployment(kube_cluster, release.namespace, "api")
     assert api.obj["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{retagged_api}")
     assert api.obj["status"]["readyReplicas"] == 2
+    assert _mongo_secret(kube_api, release.namespace) == secret_before, "upgrade rewrote the MongoDB Secret"
     assert poster.acknowledged, "no payload was accepted during the upgrade"
     assert not poster.failures, f"the app stopped serving during the upgrade: {poster.failures[:5]}"
 
