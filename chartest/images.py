@@ -27,14 +27,20 @@ IMAGES = ROOT / "images"
 
 @dataclass(frozen=True)
 class ImageSpec:
-    name: str                     # images/<name>/Dockerfile
+    name: str                     # the image's short name (api, nats, ...)
     repository: str               # local repository, e.g. webhooks/api
     prepare: Callable[[Path], None]
-    inputs: Callable[[], bytes]   # what the content tag hashes, besides the Dockerfile
+    inputs: Callable[[], bytes]   # what the content tag hashes, besides the Dockerfile and args
     base: Callable[[], str] | None = None
+    recipe: str = ""              # images/<recipe>/Dockerfile (default: the name)
+    build_args: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def dockerfile(self) -> Path:
+        return IMAGES / (self.recipe or self.name) / "Dockerfile"
 
     def tag(self) -> str:
-        digest = hashlib.sha256((IMAGES / self.name / "Dockerfile").read_bytes() + self.inputs())
+        digest = hashlib.sha256(self.dockerfile.read_bytes() + repr(self.build_args).encode() + self.inputs())
         return f"{self.repository}:{version_of(self)}-{digest.hexdigest()[:10]}"
 
 
@@ -56,8 +62,12 @@ def _tree_bytes(root: Path) -> bytes:
     return digest.digest()
 
 
+def _requirements(service: str) -> Path:
+    return IMAGES / "webhooks" / f"requirements-{service}.txt"
+
+
 def _app_inputs(service: str) -> Callable[[], bytes]:
-    return lambda: _tree_bytes(ROOT / "webhooks") + (IMAGES / service / "requirements.txt").read_bytes()
+    return lambda: _tree_bytes(ROOT / "webhooks") + _requirements(service).read_bytes()
 
 
 def _site_packages(requirements: Path) -> Path:
@@ -77,7 +87,7 @@ def _site_packages(requirements: Path) -> Path:
 
 def _prepare_app(service: str) -> Callable[[Path], None]:
     def prepare(ctx: Path) -> None:
-        site = _site_packages(IMAGES / service / "requirements.txt")
+        site = _site_packages(_requirements(service))
         shutil.copytree(site, ctx / "site", ignore=shutil.ignore_patterns(".complete"))
         shutil.copytree(ROOT / "webhooks", ctx / "webhooks", ignore=shutil.ignore_patterns("__pycache__"))
     return prepare
@@ -132,9 +142,12 @@ def _python_base() -> str:
 
 
 SPECS = {
-    "api": ImageSpec("api", "webhooks/api", _prepare_app("api"), _app_inputs("api"), _python_base),
-    "ws": ImageSpec("ws", "webhooks/ws", _prepare_app("ws"), _app_inputs("ws"), _python_base),
-    "www": ImageSpec("www", "webhooks/www", _prepare_app("www"), _app_inputs("www"), _python_base),
+    **{
+        service: ImageSpec(service, f"webhooks/{service}", _prepare_app(service), _app_inputs(service),
+                           _python_base, recipe="webhooks",
+                           build_args=(("SERVICE", service), ("PORT", port)))
+        for service, port in (("api", "5000"), ("ws", "8080"), ("www", "3000"))
+    },
     "nats": ImageSpec("nats", "chartest/nats", _prepare_nats, _binary_hash(_nats_binary)),
     "ferretdb": ImageSpec("ferretdb", "chartest/ferretdb", _prepare_ferretdb, _binary_hash(servers.ferretdb_binary)),
     "traefik": ImageSpec("traefik", "chartest/traefik", _prepare_traefik, _binary_hash(_traefik_binary)),
@@ -148,14 +161,16 @@ def ensure(name: str) -> str:
     if docker.image_exists(tag):
         skip(f"image {tag}", "up to date")
         return tag
-    with step(f"build image {tag}", f"see the docker build output above; the Dockerfile is images/{name}/Dockerfile"):
+    with step(f"build image {tag}", f"see the docker build output above; the recipe is {spec.dockerfile}"):
         ctx = paths.BUILD / "images" / name
         if ctx.exists():
             shutil.rmtree(ctx)
         ctx.mkdir(parents=True)
         spec.prepare(ctx)
-        build_args = {"BASE": spec.base()} if spec.base else {}
-        docker.build(ctx, tag, dockerfile=IMAGES / name / "Dockerfile", build_args=build_args)
+        build_args = dict(spec.build_args, VERSION=version_of(spec))
+        if spec.base:
+            build_args["BASE"] = spec.base()
+        docker.build(ctx, tag, dockerfile=spec.dockerfile, build_args=build_args)
     return tag
 
 

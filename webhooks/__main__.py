@@ -1,5 +1,8 @@
 """``python -m webhooks api|ws|www``: run one service under uvicorn.
 
+Without an argument the service is taken from ``WEBHOOKS_SERVICE`` (how the
+images select theirs).
+
 Listens on 0.0.0.0 and the service's port (api 5000, ws 8080, www 3000) unless
 ``PORT`` says otherwise; configuration from the environment (see
 :mod:`webhooks.config`). Logs are JSON lines on stdout.
@@ -7,6 +10,7 @@ Listens on 0.0.0.0 and the service's port (api 5000, ws 8080, www 3000) unless
 
 from __future__ import annotations
 
+import os
 import sys
 
 import uvicorn
@@ -29,6 +33,8 @@ def build(service: str, settings: Settings):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not argv and os.environ.get("WEBHOOKS_SERVICE"):
+        argv = [os.environ["WEBHOOKS_SERVICE"]]
     if len(argv) != 1 or argv[0] not in SERVICES:
         print(f"usage: python -m webhooks {{{'|'.join(SERVICES)}}}", file=sys.stderr)
         return 2

@@ -27,13 +27,13 @@ def retagged_api(kind_cluster, app_images):
     return new_tag
 
 
-@pytest.mark.slow
 def _mongo_secret(kube_api, namespace):
     from kubernetes import client as k8s
 
     return k8s.CoreV1Api(kube_api).read_namespaced_secret("mongo", namespace).data
 
 
+@pytest.mark.slow
 def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, online_infra, kube_api,
                                                       make_webhooks_client, retagged_api, kube_cluster):
     from chartest.cluster_fixtures import release_values
