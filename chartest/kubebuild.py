@@ -7,6 +7,7 @@ stamp of the pinned versions, so a second run does nothing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from . import gobuild, paths, versions
 from .progress import skip, step
@@ -58,53 +59,52 @@ def kubectl_only() -> Path:
     return out / "kubectl"
 
 
-def etcd_binary() -> Path:
-    version = versions.get("kubernetes.etcd")
-    out = paths.BUILD / "etcd" / version
+def _cached(name: str, version_key: str, build: Callable[[Path], None], *extra_keys: str,
+            hint: str = HINT) -> Path:
+    """``build(out)`` once per pinned version; returns ``out/<name>``.
+
+    The output directory carries a stamp of the pins it was built from, so a
+    second run is a file check and a changed pin rebuilds.
+    """
+    version = versions.get(version_key)
+    out = paths.BUILD / name / version
     stamp = out / ".stamp"
-    key = versions.fingerprint("kubernetes.etcd")
-    if gobuild.stamp_ok(stamp, key, out / "etcd"):
-        skip(f"etcd {version}", "already built")
-        return out / "etcd"
-    with step(f"build etcd {version}", HINT):
-        work = paths.BUILD / "wrap-etcd"
-        gobuild.write_wrapper(work, "go.etcd.io/etcd/server/v3", version, version, ["go.etcd.io/etcd/server/v3"], "1.24")
-        gobuild.build_wrapped(work, ["go.etcd.io/etcd/server/v3"], out, "-s -w")
-        (out / "server").rename(out / "etcd")  # go names the binary after the module directory
+    key = versions.fingerprint(version_key, *extra_keys)
+    if gobuild.stamp_ok(stamp, key, out / name):
+        skip(f"{name} {version}", "already built")
+        return out / name
+    with step(f"build {name} {version}", hint):
+        out.mkdir(parents=True, exist_ok=True)
+        build(out)
         stamp.write_text(key)
-    return out / "etcd"
+    return out / name
+
+
+def etcd_binary() -> Path:
+    """etcd's server module has local replaces: built through a wrapper module."""
+    def build(out: Path) -> None:
+        version, work, package = versions.get("kubernetes.etcd"), paths.BUILD / "wrap-etcd", "go.etcd.io/etcd/server/v3"
+        gobuild.write_wrapper(work, package, version, version, [package], "1.24")
+        gobuild.build_wrapped(work, [package], out, "-s -w")
+        (out / "server").rename(out / "etcd")  # go names the binary after the module directory
+    return _cached("etcd", "kubernetes.etcd", build)
 
 
 def coredns_binary() -> Path:
-    version = versions.get("kubernetes.coredns")
-    out = paths.BUILD / "coredns" / version
-    stamp = out / ".stamp"
-    key = versions.fingerprint("kubernetes.coredns")
-    if gobuild.stamp_ok(stamp, key, out / "coredns"):
-        skip(f"coredns {version}", "already built")
-        return out / "coredns"
-    with step(f"build coredns {version}", HINT):
-        gobuild.go_install("github.com/coredns/coredns", version, out, "coredns")
-        stamp.write_text(key)
-    return out / "coredns"
+    def build(out: Path) -> None:
+        gobuild.go_install("github.com/coredns/coredns", versions.get("kubernetes.coredns"), out, "coredns", "-s -w")
+    return _cached("coredns", "kubernetes.coredns", build)
 
 
 def pause_binary() -> Path:
     """pause, compiled statically from the pinned Kubernetes module's own source."""
-    version = versions.get("kubernetes.pause")
-    out = paths.BUILD / "pause" / version
-    stamp = out / ".stamp"
-    key = versions.fingerprint("kubernetes.pause", "kubernetes.version")
-    if gobuild.stamp_ok(stamp, key, out / "pause"):
-        skip(f"pause {version}", "already built")
-        return out / "pause"
-    with step(f"build pause {version} from kubernetes' build/pause", "install gcc (Debian: build-essential)"):
-        source = gobuild.module_dir("k8s.io/kubernetes", versions.get("kubernetes.version")) / "build/pause/linux/pause.c"
-        out.mkdir(parents=True, exist_ok=True)
-        run(["gcc", "-Os", "-static", "-Wall", "-Werror", f'-DVERSION="{version}"', "-o", out / "pause", source])
+    def build(out: Path) -> None:
+        module = gobuild.module_dir("k8s.io/kubernetes", versions.get("kubernetes.version"))
+        run(["gcc", "-Os", "-static", "-Wall", "-Werror", f'-DVERSION="{versions.get("kubernetes.pause")}"',
+             "-o", out / "pause", module / "build/pause/linux/pause.c"])
         run(["strip", out / "pause"])
-        stamp.write_text(key)
-    return out / "pause"
+    return _cached("pause", "kubernetes.pause", build, "kubernetes.version",
+                   hint="install gcc (Debian: build-essential)")
 
 
 def build_all() -> dict[str, Path]:
