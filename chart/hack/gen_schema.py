@@ -35,6 +35,7 @@ STRMAP = {"type": "object", "additionalProperties": {"type": "string"}}
 QUANTITY = {"oneOf": [{"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$"},
                       {"type": "number", "minimum": 0}]}
 INT_OR_PERCENT = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^([0-9]+%?)?$"}]}
+INT_OR_PERCENT_STRICT = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+%$"}]}
 K8S_NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
 
 DEFS = {
@@ -100,6 +101,14 @@ DEFS = {
         "procMount": {"enum": ["Default", "Unmasked"]},
     }),
     "pdb": obj({"enabled": BOOL, "minAvailable": INT_OR_PERCENT, "maxUnavailable": INT_OR_PERCENT}),
+    "lifecycle": obj({
+        "preStopSleepSeconds": {**INT0, "description": "seconds of the native preStop sleep action (0: no hook); "
+                                                      "must be lower than terminationGracePeriodSeconds"},
+    }),
+    "updateStrategy": obj({
+        "type": {"enum": ["RollingUpdate", "Recreate"]},
+        "rollingUpdate": obj({"maxUnavailable": INT_OR_PERCENT_STRICT, "maxSurge": INT_OR_PERCENT_STRICT}),
+    }, required=["type"], description="a Deployment's spec.strategy"),
     "autoscaling": obj({
         "enabled": BOOL, "minReplicas": INT1, "maxReplicas": INT1,
         "targetCPUUtilizationPercentage": {"type": ["integer", "null"], "minimum": 1},
@@ -127,10 +136,14 @@ def component(extra=None, scaling=False):
         "serviceAccount": ref("serviceAccount"),
         "podSecurityContext": ref("podSecurityContext"),
         "securityContext": ref("securityContext"),
+        "terminationGracePeriodSeconds": {**INT0, "description": "pod grace period in seconds; "
+                                                                "must exceed lifecycle.preStopSleepSeconds"},
+        "lifecycle": ref("lifecycle"),
     }
-    if scaling:
+    if scaling:  # the Deployments of the apps (api, ws, www)
         props["pdb"] = ref("pdb")
         props["autoscaling"] = ref("autoscaling")
+        props["updateStrategy"] = ref("updateStrategy")
     props.update(extra or {})
     return obj(props, required=["tag"])
 

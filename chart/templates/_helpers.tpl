@@ -185,3 +185,32 @@ timeoutSeconds: {{ .probe.timeoutSeconds }}
 failureThreshold: {{ .probe.failureThreshold }}
 successThreshold: {{ .probe.successThreshold }}
 {{- end -}}
+
+
+{{/*
+terminationGracePeriodSeconds of a component (default 30).
+Usage: include "webhooks.gracePeriod" (dict "root" $ "component" "api")
+*/}}
+{{- define "webhooks.gracePeriod" -}}
+{{- $v := index .root.Values .component -}}
+{{- if kindIs "invalid" $v.terminationGracePeriodSeconds -}}30{{- else -}}{{ int64 $v.terminationGracePeriodSeconds }}{{- end -}}
+{{- end -}}
+
+{{/*
+Seconds of the preStop sleep of a component's main container (0: no hook). Fails the
+render unless it is lower than terminationGracePeriodSeconds: the kubelet counts the
+grace period from the start of the hook, so a longer sleep ends in SIGKILL.
+Usage: include "webhooks.preStopSleep" (dict "root" $ "component" "api")
+*/}}
+{{- define "webhooks.preStopSleep" -}}
+{{- $v := index .root.Values .component -}}
+{{- $sleep := 0 -}}
+{{- if and $v.lifecycle (not (kindIs "invalid" $v.lifecycle.preStopSleepSeconds)) -}}
+{{- $sleep = int64 $v.lifecycle.preStopSleepSeconds -}}
+{{- end -}}
+{{- $grace := include "webhooks.gracePeriod" . | int64 -}}
+{{- if and (gt $sleep 0) (ge $sleep $grace) -}}
+{{- fail (printf "%s.lifecycle.preStopSleepSeconds (%d) must be lower than %s.terminationGracePeriodSeconds (%d): the kubelet kills the container when the grace period ends, sleep included" .component $sleep .component $grace) -}}
+{{- end -}}
+{{- $sleep -}}
+{{- end -}}

@@ -29,6 +29,7 @@ spec:
   serviceAccountName: {{ include "webhooks.serviceAccountName" $ctx }}
   automountServiceAccountToken: false
   enableServiceLinks: false
+  terminationGracePeriodSeconds: {{ include "webhooks.gracePeriod" $ctx }}
   {{- with $root.Values.global.imagePullSecrets }}
   imagePullSecrets:
     {{- range . }}
@@ -92,6 +93,12 @@ spec:
       {{- if $v.readinessProbe.enabled }}
       readinessProbe:
         {{- include "webhooks.probe" (dict "probe" $v.readinessProbe "port" .probePort) | nindent 8 }}
+      {{- end }}
+      {{- with (include "webhooks.preStopSleep" $ctx | int) }}
+      lifecycle:
+        preStop:
+          sleep:
+            seconds: {{ . }}
       {{- end }}
       resources:
         {{- toYaml $v.resources | nindent 8 }}
@@ -175,6 +182,18 @@ spec:
   replicas: {{ if kindIs "invalid" $v.replicas }}1{{ else }}{{ $v.replicas }}{{ end }}
   {{- end }}
   revisionHistoryLimit: 5
+  {{- with $v.updateStrategy }}
+  strategy:
+    type: {{ .type }}
+    {{- if and (eq .type "RollingUpdate") .rollingUpdate }}
+    {{- $ru := .rollingUpdate }}
+    {{- if and (hasKey $ru "maxUnavailable") (hasKey $ru "maxSurge") (eq (trimSuffix "%" (toString $ru.maxUnavailable)) "0") (eq (trimSuffix "%" (toString $ru.maxSurge)) "0") }}
+    {{- fail (printf "%s.updateStrategy.rollingUpdate: maxUnavailable and maxSurge cannot both be 0" $ctx.component) }}
+    {{- end }}
+    rollingUpdate:
+      {{- toYaml .rollingUpdate | nindent 6 }}
+    {{- end }}
+  {{- end }}
   selector:
     matchLabels:
       {{- include "webhooks.selectorLabels" $ctx | nindent 6 }}

@@ -41,6 +41,18 @@ BAD_VALUES = [
     ({"nats": {"maxPayload": "2MB\nhttp_port: 1"}}, "/nats/maxPayload", ""),
     ({"api": {"maxPayloadBytes": "1MiB"}}, "/api/maxPayloadBytes", "want integer"),
     ({"api": {"maxPayloadBytes": 0}}, "/api/maxPayloadBytes", "minimum"),
+    ({"api": {"terminationGracePeriodSeconds": "30s"}}, "/api/terminationGracePeriodSeconds", "want integer"),
+    ({"mongo": {"terminationGracePeriodSeconds": -1}}, "/mongo/terminationGracePeriodSeconds", "minimum"),
+    ({"ws": {"lifecycle": {"preStopSleepSeconds": "5"}}}, "/ws/lifecycle/preStopSleepSeconds", "want integer"),
+    ({"nats": {"lifecycle": {"preStopSleepSeconds": -5}}}, "/nats/lifecycle/preStopSleepSeconds", "minimum"),
+    ({"www": {"lifecycle": {"preStop": {"exec": {}}}}}, "/www/lifecycle", "'preStop' not allowed"),
+    ({"api": {"updateStrategy": {"type": "Rolling"}}}, "/api/updateStrategy/type", ""),
+    ({"ws": {"updateStrategy": "RollingUpdate"}}, "/ws/updateStrategy", "want object"),
+    ({"www": {"updateStrategy": {"rollingUpdate": {"maxSurge": "lots"}}}},
+     "/www/updateStrategy/rollingUpdate/maxSurge", "does not match pattern"),
+    ({"api": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": -1}}}},
+     "/api/updateStrategy/rollingUpdate/maxUnavailable", ""),
+    ({"nats": {"updateStrategy": {"type": "Recreate"}}}, "/nats", "'updateStrategy' not allowed"),
 ]
 
 
