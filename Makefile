@@ -9,7 +9,7 @@ STATE := $(CURDIR)/.state
 export PATH := $(STATE)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help venv setup node-image images cluster cluster-down up down test test-unit test-services test-e2e bench clean
+.PHONY: help venv setup node-image images cluster cluster-down up down run-local test test-unit test-services test-e2e bench clean
 
 help:
 	@echo "make up            set everything up, deploy the app behind Traefik, print its URL"
@@ -18,6 +18,7 @@ help:
 	@echo "make cluster       create or reuse the kind cluster and smoke-check it"
 	@echo "make cluster-down  delete the kind cluster"
 	@echo "make test-unit     the chart's unit tier only (helm template, no cluster)"
+	@echo "make run-local     nats, FerretDB, api, ws and www as local processes (no cluster)"
 	@echo "make bench         benchmark scripts (print figures)"
 
 $(VENV)/.installed: pyproject.toml
@@ -48,8 +49,11 @@ up: setup
 
 down: cluster-down
 
+run-local: venv
+	$(PY) -m chartest.servers
+
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --junitxml=$(STATE)/artifacts/junit.xml $(PYTEST_ARGS)
 
 test-unit: venv
 	$(PY) -m chartest setup --no-images --tools-only
@@ -64,6 +68,7 @@ test-e2e: setup
 bench: setup
 	$(PY) bench/unit
 	$(PY) bench/e2e
+	$(PY) bench/latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache

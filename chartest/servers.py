@@ -301,3 +301,27 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def main() -> int:
+    """``make run-local``: the whole app as local processes, until Ctrl-C."""
+    import signal
+    import tempfile
+    import time
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the stack on SIGTERM too
+    with tempfile.TemporaryDirectory(prefix="webhooks-local-") as tmp, Stack(Path(tmp)) as stack:
+        print(f"nats   {stack.nats.url}\nmongo  {stack.mongo.url} (FerretDB)\n"
+              f"api    {stack.api.url}\nws     {stack.ws_url}\nwww    {stack.www.url}\n"
+              "(the dashboard talks to api and ws through one origin: use `make up` for the ingress)\n"
+              "Ctrl-C stops everything.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
