@@ -18,6 +18,7 @@ from kubernetes.config import new_client_from_config
 from . import baseimages, docker, paths
 from .cluster import Cluster
 from .progress import step
+from .shell import run
 
 NAMESPACE = "chartest-smoke"
 CLIENT_SCRIPT = """
@@ -129,6 +130,7 @@ def run_smoke(cluster: Cluster) -> SmokeResult:
         return SmokeResult(image, ip, log, timings)
     finally:
         core.delete_namespace(NAMESPACE)
+        run(["docker", "rmi", image], check=False)  # one-off tags must not pile up
 
 
 def check(cluster: Cluster) -> SmokeResult:
