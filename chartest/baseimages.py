@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from . import docker, paths, versions
 from .progress import skip, step
-from .shell import run
+from .shell import apt_install, run
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def ensure(image: BaseImage) -> str:
     with step(f"debootstrap {suite} rootfs for {image.tag} ({len(image.packages)} packages)",
               "debootstrap needs root and Debian's package mirror; `apt-get install debootstrap`"):
         if shutil.which("debootstrap") is None:
-            run(["apt-get", "install", "-y", "-qq", "debootstrap"], env={"DEBIAN_FRONTEND": "noninteractive"})
+            apt_install("debootstrap")
         rootfs = paths.BUILD / "rootfs" / image.tag.replace("/", "_").replace(":", "_")
         if rootfs.exists():
             shutil.rmtree(rootfs)

@@ -9,7 +9,7 @@ import sys
 
 from .cluster_fixtures import chromium_executable
 from .progress import skip, step
-from .shell import run
+from .shell import apt_install, run
 
 
 def ensure() -> str:
@@ -19,7 +19,7 @@ def ensure() -> str:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
         with step("install Debian's chromium", "`apt-get install chromium` by hand"):
-            run(["apt-get", "install", "-y", "-qq", "chromium"], env={"DEBIAN_FRONTEND": "noninteractive"})
+            apt_install("chromium")
         return chromium_executable() or ""
     with step("install Playwright's Chromium", "`python -m playwright install chromium` by hand"):
         run([sys.executable, "-m", "playwright", "install", "chromium"], stream=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import paths
 from .progress import info, skip, step
-from .shell import CommandError, run
+from .shell import CommandError, apt_install, run
 
 CAP_SYS_RESOURCE = 24
 DAEMON_JSON = Path("/etc/docker/daemon.json")
@@ -84,9 +84,7 @@ def _stop_dockerd() -> None:
 
 
 def _install_engine() -> None:
-    env = {"DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "update", "-qq"], env=env)
-    run(["apt-get", "install", "-y", "-qq", "docker.io", "jq"], env=env)
+    apt_install("docker.io", "jq")
 
 
 def _wrapper_needed() -> bool:

@@ -77,3 +77,17 @@ def run(
     if check and code != 0:
         raise CommandError(argv, code, output)
     return output
+
+
+_apt_updated = False
+
+
+def apt_install(*packages: str) -> None:
+    """``apt-get install`` Debian packages, refreshing the package lists once per process
+    (a fresh machine may have none)."""
+    global _apt_updated
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    if not _apt_updated:
+        run(["apt-get", "update", "-qq"], env=env)
+        _apt_updated = True
+    run(["apt-get", "install", "-y", "-qq", *packages], env=env)
