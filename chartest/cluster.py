@@ -16,7 +16,7 @@ import yaml
 
 from . import nodeimage, paths, toolchain
 from .progress import info, skip, step
-from .shell import CommandError, run
+from .shell import run
 
 DEFAULT_NAME = os.environ.get("CHARTEST_CLUSTER", "webhooks")
 INGRESS_NODE_PORT = 30080
@@ -52,7 +52,7 @@ def kubeconfig_path(name: str) -> Path:
     return paths.KUBECONFIG_DIR / f"{name}.yaml"
 
 
-def kind_config(image: str, http_port: int, local_image: bool) -> dict:
+def kind_config(image: str, http_port: int, local_image: bool, restrict_oom_score_adj: bool = False) -> dict:
     """The kind cluster config: one node, Traefik's NodePort mapped to loopback."""
     config: dict = {
         "kind": "Cluster",
@@ -71,6 +71,11 @@ def kind_config(image: str, http_port: int, local_image: bool) -> dict:
     if local_image:
         # the local node image carries a static ptp CNI instead of kindnetd
         config["networking"] = {"disableDefaultCNI": True}
+    elif restrict_oom_score_adj:
+        # kindest/node on a host without CAP_SYS_RESOURCE: the local image bakes this in
+        config["containerdConfigPatches"] = [
+            '[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n'
+        ]
     return config
 
 
@@ -127,7 +132,10 @@ def ensure(name: str = DEFAULT_NAME, http_port: int = DEFAULT_HOST_PORT) -> Clus
     image = nodeimage.ensure()
     if not _port_free(http_port):
         raise RuntimeError(f"port {http_port} on 127.0.0.1 is taken; set CHARTEST_HTTP_PORT to a free one")
-    config = kind_config(image, http_port, local_image=image.startswith(nodeimage.LOCAL_REPO))
+    from .docker_engine import bounding_set_lacks_sys_resource
+
+    config = kind_config(image, http_port, local_image=image.startswith(nodeimage.LOCAL_REPO),
+                         restrict_oom_score_adj=bounding_set_lacks_sys_resource())
     config_file = paths.STATE / f"kind-{name}.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     cluster = Cluster(name, kubeconfig, loopback_url(http_port))
@@ -136,11 +144,11 @@ def ensure(name: str = DEFAULT_NAME, http_port: int = DEFAULT_HOST_PORT) -> Clus
         try:
             run(["kind", "create", "cluster", "--name", name, "--config", config_file,
                  "--kubeconfig", kubeconfig, "--wait", "180s"], stream=True)
-        except CommandError:
+            with step("wait for the node and CoreDNS"):
+                wait_ready(cluster)
+        except BaseException:  # a half-made cluster (or Ctrl-C) must not be left behind
             run(["kind", "delete", "cluster", "--name", name], check=False)
             raise
-    with step("wait for the node and CoreDNS"):
-        wait_ready(cluster)
     return cluster
 
 

@@ -51,6 +51,8 @@ def addoption(parser) -> None:
     # pytest-helm-charts' own option; chartest reads it rather than shadowing it.
     group.addoption("--ingress-url", default=None,
                     help="Traefik's web entry point for --kubeconfig clusters (default http://127.0.0.1:18080)")
+    group.addoption("--image-registry", default=None,
+                    help="for --kubeconfig clusters: push the app images here (the cluster pulls them)")
     group.addoption("--artifacts", default=str(paths.ARTIFACTS),
                     help="where failure dumps and screenshots go (default: %(default)s)")
 
@@ -133,23 +135,55 @@ def traefik(kind_cluster, request) -> str:
 
 @pytest.fixture(scope="session")
 def online_infra(kind_cluster) -> bool:
-    """True where public images can be pulled: nats/mongo then use the official images."""
-    return kind_cluster.kind and deploy.registry_reachable()
+    """True where public images can be pulled: nats/mongo then use the official images.
+
+    An existing (non-kind) cluster is assumed to pull public images itself."""
+    return deploy.registry_reachable() if kind_cluster.kind else True
 
 
 @pytest.fixture(scope="session")
 def app_images(kind_cluster, online_infra, request) -> dict[str, str]:
-    """The locally built images, loaded into the kind node; name -> image ref."""
+    """The locally built images, loaded into the kind node (or pushed to
+    ``--image-registry`` for an existing cluster); name -> image ref."""
+    if kind_cluster.kind:
+        with visible(request.config):
+            return deploy.build_and_load(kind_cluster, online_infra)
+    registry = request.config.getoption("--image-registry")
+    if not registry:
+        unavailable("a --kubeconfig cluster cannot `kind load`: pass --image-registry REGISTRY "
+                    "(one the cluster pulls from, `docker login` done) to push the app images there")
     with visible(request.config):
-        refs = deploy.build_and_load(kind_cluster, online_infra)
-    return refs
+        return deploy.build_and_push(registry)
 
 
 # -- helm releases --------------------------------------------------------------------
 
-def _create_namespace(api: k8s.ApiClient, name: str) -> None:
-    k8s.CoreV1Api(api).create_namespace(k8s.V1Namespace(
-        metadata=k8s.V1ObjectMeta(name=name, labels={**RESTRICTED, "app.kubernetes.io/part-of": "chartest"})))
+def _create_namespace(api: k8s.ApiClient, name: str, timeout: float = 180) -> None:
+    """Create ``name`` labelled restricted; reuse it if it exists (a kept cluster),
+    wait first if it is still terminating (a previous session's cleanup)."""
+    core = k8s.CoreV1Api(api)
+    body = k8s.V1Namespace(metadata=k8s.V1ObjectMeta(
+        name=name, labels={**RESTRICTED, "app.kubernetes.io/part-of": "chartest"}))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            core.create_namespace(body)
+            return
+        except k8s.ApiException as exc:
+            if exc.status != 409:
+                raise
+        try:
+            existing = core.read_namespace(name)
+        except k8s.ApiException as exc:
+            if exc.status == 404:
+                continue  # gone between the two calls: create it now
+            raise
+        if existing.metadata.deletion_timestamp is None:
+            core.patch_namespace(name, {"metadata": {"labels": body.metadata.labels}})
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"namespace {name} is still terminating after {timeout:.0f}s")
+        time.sleep(2)
 
 
 def _delete_namespace(api: k8s.ApiClient, name: str) -> None:
@@ -210,14 +244,13 @@ def release_values(app_images, online_infra, domain: str, extra: dict | None = N
 @pytest.fixture(scope="session")
 def webhooks_app(kind_cluster, kube_api, traefik, app_images, online_infra, request) -> Iterator[Release]:
     """The chart installed once per session with the e2e values, behind Traefik."""
+    from .progress import step
+
     factory = ReleaseFactory(kind_cluster, kube_api, request.config)
     values = release_values(app_images, online_infra, "e2e.webhooks.localhost")
-    with visible(request.config):
-        from .progress import step
-
-        with step("helm install webhooks (e2e values) and wait for every pod"):
-            release = factory(values, namespace="webhooks-e2e")
     try:
+        with visible(request.config), step("helm install webhooks (e2e values) and wait for every pod"):
+            release = factory(values, namespace="webhooks-e2e")
         yield release
     finally:
         factory.cleanup()
@@ -294,21 +327,22 @@ def dump_namespace(cluster: Cluster, namespace: str, dest: Path) -> None:
     }
     for filename, argv in commands.items():
         (dest / filename).write_text(run(argv, check=False, timeout=60))
-    for pod in run(kc + ["get", "pods", "-o", "name"], check=False).split():
+    for pod in run(kc + ["get", "pods", "-o", "name"], check=False, timeout=60).split():
         out = run(kc + ["logs", pod, "--all-containers", "--prefix", "--tail=1000"], check=False, timeout=60)
         (dest / f"logs-{pod.split('/')[-1]}.txt").write_text(out)
     helm = ["helm", "--kubeconfig", str(cluster.kubeconfig), "-n", namespace]
-    releases = run(helm + ["list", "-q"], check=False).split()
+    releases = run(helm + ["list", "-q"], check=False, timeout=60).split()
     for rel in releases:
-        (dest / f"helm-{rel}-manifest.yaml").write_text(run(helm + ["get", "manifest", rel], check=False))
-        (dest / f"helm-{rel}-values.yaml").write_text(run(helm + ["get", "values", "--all", rel], check=False))
+        (dest / f"helm-{rel}-manifest.yaml").write_text(run(helm + ["get", "manifest", rel], check=False, timeout=60))
+        (dest / f"helm-{rel}-values.yaml").write_text(
+            run(helm + ["get", "values", "--all", rel], check=False, timeout=60))
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if report.when != "call" or not report.failed or not (E2E_FIXTURES & set(item.fixturenames)):
+    if report.when not in ("setup", "call") or not report.failed or not (E2E_FIXTURES & set(item.fixturenames)):
         return
     releases = item.config.stash.get(LIVE_RELEASES, [])
     if not releases:

@@ -42,11 +42,13 @@ def split_tag(ref: str) -> tuple[str, str]:
 
 
 def local_image_values(refs: dict[str, str]) -> dict:
-    """Chart values that point a service at a locally built, kind-loaded image."""
+    """Chart values that point a service at a built image: kind-loaded (never pulled),
+    or pushed to a registry (``registry/...`` refs, pulled if absent)."""
     values: dict = {}
     for service, ref in refs.items():
         repository, tag = split_tag(ref)
-        values[service] = {"tag": tag, "image": {"registry": "", "repository": repository, "pullPolicy": "Never"}}
+        policy = "IfNotPresent" if "/" in repository and "." in repository.split("/")[0] else "Never"
+        values[service] = {"tag": tag, "image": {"registry": "", "repository": repository, "pullPolicy": policy}}
     return values
 
 
@@ -130,6 +132,18 @@ def build_and_load(cluster: Cluster, online_infra: bool) -> dict[str, str]:
         if not _node_has(cluster, ref):
             with step(f"kind load {ref}"):
                 cluster.load_image(ref)
+    return refs
+
+
+def build_and_push(registry: str) -> dict[str, str]:
+    """For an existing cluster: build the app images and push them to ``registry``."""
+    refs = {}
+    for name, ref in images.ensure_all(APP_SERVICES).items():
+        pushed = f"{registry.rstrip('/')}/{ref}"
+        run(["docker", "tag", ref, pushed])
+        with step(f"docker push {pushed}"):
+            run(["docker", "push", pushed])
+        refs[name] = pushed
     return refs
 
 

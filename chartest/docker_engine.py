@@ -36,7 +36,10 @@ def engine_answers() -> bool:
 def bounding_set_lacks_sys_resource(status: str | None = None) -> bool:
     """True when this process's capability bounding set has no CAP_SYS_RESOURCE."""
     if status is None:
-        status = Path("/proc/self/status").read_text()
+        proc = Path("/proc/self/status")
+        if not proc.exists():  # not Linux (e.g. macOS with Docker Desktop)
+            return False
+        status = proc.read_text()
     for line in status.splitlines():
         if line.startswith("CapBnd:"):
             return not (int(line.split()[1], 16) >> CAP_SYS_RESOURCE) & 1

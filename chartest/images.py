@@ -67,7 +67,11 @@ def _requirements(service: str) -> Path:
 
 
 def _app_inputs(service: str) -> Callable[[], bytes]:
-    return lambda: _tree_bytes(ROOT / "webhooks") + _requirements(service).read_bytes()
+    """Sources, requirements, and the base image's ID (a re-pulled base rebuilds)."""
+    def inputs() -> bytes:
+        base_id = run(["docker", "image", "inspect", "--format", "{{.Id}}", _python_base()]).strip()
+        return _tree_bytes(ROOT / "webhooks") + _requirements(service).read_bytes() + base_id.encode()
+    return inputs
 
 
 def _site_packages(requirements: Path) -> Path:

@@ -24,7 +24,8 @@ def retagged_api(kind_cluster, app_images):
     new_tag = f"{tag}-next"
     run(["docker", "tag", app_images["api"], f"{repository}:{new_tag}"])
     kind_cluster.load_image(f"{repository}:{new_tag}")
-    return new_tag
+    yield new_tag
+    run(["docker", "rmi", f"{repository}:{new_tag}"], check=False)
 
 
 def _mongo_secret(kube_api, namespace):

@@ -36,6 +36,16 @@ def test_kind_config_for_the_local_node_image():
     assert config["networking"] == {"disableDefaultCNI": True}
 
 
+def test_kind_config_patches_containerd_on_hosts_without_sys_resource():
+    plain = cluster.kind_config(versions.get("node.kindest_node"), 18080, local_image=False)
+    assert "containerdConfigPatches" not in plain
+    patched = cluster.kind_config(versions.get("node.kindest_node"), 18080, local_image=False,
+                                  restrict_oom_score_adj=True)
+    assert "restrict_oom_score_adj = true" in patched["containerdConfigPatches"][0]
+    local = cluster.kind_config("chartest/node:v1.34.4", 18080, local_image=True, restrict_oom_score_adj=True)
+    assert "containerdConfigPatches" not in local, "the local image bakes the setting in"
+
+
 def test_kind_config_for_kindest_node_keeps_its_cni():
     config = cluster.kind_config(versions.get("node.kindest_node"), 18081, local_image=False)
     assert "networking" not in config
