@@ -117,9 +117,6 @@ class Release:
     def history(self) -> list[dict]:
         return yaml.safe_load(self.helm("history", self.name, "-o", "yaml"))
 
-    def manifest(self) -> str:
-        return self.helm("get", "manifest", self.name, check=False)
-
     def uninstall(self) -> None:
         self.helm("uninstall", self.name, "--wait", check=False)
 

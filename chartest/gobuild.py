@@ -18,7 +18,6 @@ import os
 import re
 from pathlib import Path
 
-from . import paths
 from .shell import run
 
 BUILD_DATE = "2026-01-01T00:00:00Z"  # fixed, so rebuilt binaries are identical
@@ -112,8 +111,3 @@ def kube_ldflags(version: str) -> str:
     for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
         flags += [f"-X {pkg}.{name}={value}" for name, value in values.items()]
     return " ".join(flags)
-
-
-def ensure_dir(path: Path) -> Path:
-    paths.ensure(path)
-    return path

@@ -11,6 +11,7 @@ need).
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -141,7 +142,9 @@ def _binary_hash(binary: Callable[[], Path]) -> Callable[[], bytes]:
     return lambda: hashlib.sha256(binary().read_bytes()).digest()
 
 
+@cache
 def _python_base() -> str:
+    """The services' base image, made sure of once per process (tags and builds both ask)."""
     return baseimages.ensure(baseimages.PYTHON)
 
 

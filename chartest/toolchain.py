@@ -74,10 +74,6 @@ def _install_kubectl() -> None:
     shutil.copy2(built, paths.BIN / "kubectl")
 
 
-def ensure_all() -> dict[str, Path]:
-    return {tool: ensure_tool(tool) for tool in ("kind", "helm", "kubectl")}
-
-
 def on_path() -> None:
     """Put the project bin directory first on this process's PATH."""
     bin_dir = str(paths.BIN)
