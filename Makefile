@@ -29,20 +29,10 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-setup: venv
-	$(PY) -m chartest setup
-
-node-image: venv
-	$(PY) -m chartest node-image
-
-images: venv
-	$(PY) -m chartest images
-
-cluster: venv
-	$(PY) -m chartest cluster
-
-cluster-down: venv
-	$(PY) -m chartest cluster-down
+# targets that are exactly one `python -m chartest <target>` command
+CHARTEST_COMMANDS := setup node-image images cluster cluster-down
+$(CHARTEST_COMMANDS): venv
+	$(PY) -m chartest $@
 
 up: setup
 	$(PY) -m chartest up

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import copy
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
 import yaml
 
 from . import cluster as cluster_mod
@@ -93,10 +95,6 @@ class Release:
         Traefik picks up a new IngressRoute a moment after helm returns; a test
         that starts before then sees Traefik's own 404.
         """
-        import time
-
-        import requests
-
         host = self.values["domain"]
         deadline = time.monotonic() + timeout
         last = "no answer"

@@ -137,9 +137,19 @@ def _prepare_ferretdb(ctx: Path) -> None:
     shutil.copy2(servers.ferretdb_binary(), ctx)
 
 
+@cache
+def _file_digest(path: Path, mtime_ns: int, size: int) -> bytes:
+    """sha256 of a file, once per process and file version (Traefik's is 170 MB)."""
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
 def _binary_hash(binary: Callable[[], Path]) -> Callable[[], bytes]:
     """Infrastructure images are tagged by the exact binary they carry."""
-    return lambda: hashlib.sha256(binary().read_bytes()).digest()
+    def digest() -> bytes:
+        path = binary()
+        st = path.stat()
+        return _file_digest(path, st.st_mtime_ns, st.st_size)
+    return digest
 
 
 @cache
