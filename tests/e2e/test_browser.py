@@ -1,9 +1,11 @@
 """The dashboard in a real browser, through Traefik: a payload appears without reload."""
 
 import json
+import re
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -12,7 +14,9 @@ def test_dashboard_shows_a_payload_live(webhooks, browser_page):
     page = browser_page
     page.goto(webhooks.public_url + "/", wait_until="domcontentloaded")
     page.click("#get-webhook")
-    page.wait_for_function("document.querySelector('#webhook-token')?.textContent.trim().length === 30")
+    # Locator assertions poll from Playwright's isolated world; a string
+    # wait_for_function would need eval, which the page's CSP rightly forbids.
+    expect(page.locator("#webhook-token")).to_have_text(re.compile(r"^\s*[0-9a-f]{30}\s*$"))
     token = page.text_content("#webhook-token").strip()
     name = page.text_content("#webhook-name").strip()
     assert token and name
