@@ -171,6 +171,7 @@ def ferretdb_binary(version: str | None = None) -> Path:
     cache, that file written, and the command built from the copy.
     """
     from . import gobuild
+    from .progress import step
     from .shell import run
 
     version = version or versions.get("infra.ferretdb")
@@ -179,22 +180,24 @@ def ferretdb_binary(version: str | None = None) -> Path:
     stamp = out / ".stamp"
     if gobuild.stamp_ok(stamp, version, binary):
         return binary
-    src = paths.BUILD / "ferretdb" / f"src-{version}"
-    if src.exists():
-        shutil.rmtree(src)
-    upstream = gobuild.module_dir(FERRETDB_MODULE, version)
-    shutil.copytree(upstream, src, copy_function=shutil.copy)
-    for root, _dirs, files in os.walk(src):
-        os.chmod(root, 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
-    version_dir = src / "build" / "version"
-    (version_dir / "version.txt").write_text(version + "\n")
-    (version_dir / "package.txt").write_text("chartest\n")
-    out.mkdir(parents=True, exist_ok=True)
-    run(["go", "build", "-trimpath", "-buildvcs=false", "-o", f"{out}/", "./cmd/ferretdb"],
-        cwd=src, env=gobuild.go_env(), stream=True)
-    stamp.write_text(version)
+    with step(f"build FerretDB {version} from the Go module proxy",
+              hint="check that the Go module proxy answers (go env GOPROXY), then rerun"):
+        src = paths.BUILD / "ferretdb" / f"src-{version}"
+        if src.exists():
+            shutil.rmtree(src)
+        upstream = gobuild.module_dir(FERRETDB_MODULE, version)
+        shutil.copytree(upstream, src, copy_function=shutil.copy)
+        for root, _dirs, files in os.walk(src):
+            os.chmod(root, 0o755)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o644)
+        version_dir = src / "build" / "version"
+        (version_dir / "version.txt").write_text(version + "\n")
+        (version_dir / "package.txt").write_text("chartest\n")
+        out.mkdir(parents=True, exist_ok=True)
+        run(["go", "build", "-trimpath", "-buildvcs=false", "-o", f"{out}/", "./cmd/ferretdb"],
+            cwd=src, env=gobuild.go_env(), stream=True)
+        stamp.write_text(version)
     return binary
 
 
