@@ -7,6 +7,8 @@ its ``kube_cluster`` fixture and waiters then work on the kind cluster.
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def kube_config(kind_cluster) -> str:

@@ -8,6 +8,11 @@ memory per process and on disk under ``chartest.paths.CACHE / "render"``, so
 pytest-xdist workers and reruns share them. Disk writes are atomic (temp file
 plus ``os.replace``), so concurrent writers are safe.
 
+:func:`prefetch` queues renders on background threads (see
+:mod:`chartest.render_plan`, which uses it after a chart edit); :func:`render`
+takes over a queued job or waits for a running one, so helm still runs once
+per key.
+
 Every real helm invocation is counted: :func:`stats` in-process, and one line
 appended to the file named by ``CHARTEST_HELM_COUNT_FILE`` when set (the
 benchmark sums them across xdist workers).
@@ -21,6 +26,7 @@ import os
 import subprocess
 import tempfile
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -29,7 +35,7 @@ from .resources import Manifests, parse_manifests
 from .shell import env_with_tools
 
 __all__ = ["render", "RenderError", "stats", "reset_stats", "chart_digest", "helm_binary",
-           "DEFAULT_API_VERSIONS", "clear_memory_cache"]
+           "DEFAULT_API_VERSIONS", "clear_memory_cache", "prefetch", "stop_prefetch"]
 
 # API versions beyond the built-in ones that `.Capabilities.APIVersions` should report.
 DEFAULT_API_VERSIONS: tuple[str, ...] = ("traefik.io/v1alpha1", "traefik.io/v1alpha1/IngressRoute",
@@ -130,7 +136,8 @@ def _write_disk(key: str, data: dict) -> None:
 
 
 def _count_invocation() -> None:
-    _stats["helm_invocations"] += 1
+    with _lock:
+        _stats["helm_invocations"] += 1
     count_file = os.environ.get("CHARTEST_HELM_COUNT_FILE")
     if count_file:
         fd = os.open(count_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -159,40 +166,117 @@ def render(
     ``kube_version`` defaults to the pinned ``kubernetes.version``. Raises
     :class:`RenderError` with helm's stderr when helm fails.
     """
-    chart_dir = Path(chart_dir).resolve()
-    kube_version = kube_version or versions.get("kubernetes.version")
-    files = [Path(f).resolve() for f in values_files]
-    set_args = _set_args(set)
-    payload = {
-        "format": CACHE_FORMAT,
-        "helm": versions.get("tools.helm"),
-        "chart": chart_digest(chart_dir),
-        "values": values or {},
-        "values_files": [[str(f), hashlib.sha256(f.read_bytes()).hexdigest()] for f in files],
-        "release": release, "namespace": namespace, "set": set_args,
-        "api_versions": list(api_versions), "kube_version": kube_version, "extra": list(extra_args),
-    }
-    key = _cache_key(payload)
+    job = _Job(chart_dir, values, values_files, release, namespace, set, api_versions, kube_version,
+               extra_args)
     _stats["renders"] += 1
-
-    result = _memory.get(key) if cache else None
-    if result is not None:
+    if not cache:
+        result = job.run_helm()
+    elif (result := _memory.get(job.key)) is not None:
         _stats["memory_hits"] += 1
-    elif cache and (result := _read_disk(key)) is not None:
-        _stats["disk_hits"] += 1
-        with _lock:
-            _memory[key] = result
     else:
-        result = _run_helm(chart_dir, values, files, release, namespace, set_args, api_versions,
-                           kube_version, extra_args)
-        if cache:
-            with _lock:
-                _memory[key] = result
-            _write_disk(key, result)
-
+        result = _from_prefetch(job.key) or job.produce()
     if not result["ok"]:
         raise RenderError(result["stderr"], result.get("argv", ()))
     return parse_manifests(result["stdout"])
+
+
+class _Job:
+    """One ``helm template`` call: its arguments and its cache key."""
+
+    def __init__(self, chart_dir, values, values_files, release, namespace, set, api_versions,
+                 kube_version, extra_args):
+        self.chart_dir = Path(chart_dir).resolve()
+        self.values = values
+        self.files = [Path(f).resolve() for f in values_files]
+        self.release, self.namespace = release, namespace
+        self.set_args = _set_args(set)
+        self.api_versions = list(api_versions)
+        self.kube_version = kube_version or versions.get("kubernetes.version")
+        self.extra_args = list(extra_args)
+        self.key = _cache_key({
+            "format": CACHE_FORMAT,
+            "helm": versions.get("tools.helm"),
+            "chart": chart_digest(self.chart_dir),
+            "values": values or {},
+            "values_files": [[str(f), hashlib.sha256(f.read_bytes()).hexdigest()] for f in self.files],
+            "release": release, "namespace": namespace, "set": self.set_args,
+            "api_versions": self.api_versions, "kube_version": self.kube_version,
+            "extra": self.extra_args,
+        })
+
+    def produce(self) -> dict:
+        """The cached result (memory, then disk), else helm's, cached both ways."""
+        result = _memory.get(self.key)
+        if result is not None:
+            return result
+        result = _read_disk(self.key)
+        if result is not None:
+            _stats["disk_hits"] += 1
+        else:
+            result = self.run_helm()
+            _write_disk(self.key, result)
+        with _lock:
+            _memory[self.key] = result
+        return result
+
+    def run_helm(self) -> dict:
+        return _run_helm(self.chart_dir, self.values, self.files, self.release, self.namespace,
+                         self.set_args, self.api_versions, self.kube_version, self.extra_args)
+
+
+# ---------------------------------------------------------------------------- prefetch
+
+_prefetch: dict[str, Future] = {}
+_executor: ThreadPoolExecutor | None = None
+
+
+def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]],
+             workers: int | None = None) -> int:
+    """Start rendering ``requests`` (keyword arguments of :func:`render`) in background threads.
+
+    Only renders missing from the disk cache are queued, in the given order.
+    :func:`render` then takes a queued job over itself (if no thread started it
+    yet) or waits for the running one, so helm still runs once per key. Worth it
+    after a chart edit, when every cached render is stale: helm runs on all
+    cores while the tests run. Returns the number of renders queued.
+    """
+    global _executor
+    jobs: dict[str, _Job] = {}
+    for kw in requests:
+        job = _Job(chart_dir, kw.get("values"), kw.get("values_files", ()), kw.get("release", "webhooks"),
+                   kw.get("namespace", "webhooks"), kw.get("set"), kw.get("api_versions", DEFAULT_API_VERSIONS),
+                   kw.get("kube_version"), kw.get("extra_args", ()))
+        if job.key not in _prefetch and job.key not in _memory and not _disk_path(job.key).exists():
+            jobs.setdefault(job.key, job)
+    if not jobs:
+        return 0
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2,
+                                       thread_name_prefix="chartest-render")
+    with _lock:
+        for key, job in jobs.items():
+            _prefetch[key] = _executor.submit(job.produce)
+    return len(jobs)
+
+
+def stop_prefetch() -> None:
+    """Drop queued renders and wait for the running ones (at session end)."""
+    global _executor
+    if _executor is not None:
+        _executor.shutdown(wait=True, cancel_futures=True)
+        _executor = None
+    _prefetch.clear()
+
+
+def _from_prefetch(key: str) -> dict | None:
+    with _lock:
+        future = _prefetch.pop(key, None)
+    if future is None or future.cancel():
+        return None  # not queued, or queued but not started: the caller renders it now
+    try:
+        return future.result()
+    except Exception:  # noqa: BLE001 - the caller renders it again and reports the error
+        return None
 
 
 def _run_helm(chart_dir, values, files, release, namespace, set_args, api_versions, kube_version,

@@ -38,6 +38,7 @@ import pytest
 import yaml
 
 from .render import RenderError, render as _render
+from .render_plan import RenderPlan
 from .resources import Manifests, get_path
 
 
@@ -61,6 +62,15 @@ def addoption(parser) -> None:
 def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers", "render_fails(match=None): the test must raise chartest.render.RenderError matching `match`")
+    config.pluginmanager.register(RenderPlan(config), "chartest-render-plan")
+
+
+def _recording_render(config, chart_dir: Path, values: dict | None, kw: dict) -> Manifests:
+    """Render, and note the request in the test's render plan (see chartest.render_plan)."""
+    plan = config.pluginmanager.get_plugin("chartest-render-plan")
+    if plan is not None and kw.get("cache", True):
+        plan.record(chart_dir, {"values": values, **kw})
+    return _render(chart_dir, values, **kw)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -98,19 +108,19 @@ def chart_dir(request) -> Path:
 
 
 @pytest.fixture(scope="session")
-def render(chart_dir) -> Callable[..., Manifests]:
+def render(request, chart_dir) -> Callable[..., Manifests]:
     def bound(values: dict | None = None, **kw: Any) -> Manifests:
-        return _render(chart_dir, values, **kw)
+        return _recording_render(request.config, chart_dir, values, kw)
 
     bound.chart_dir = chart_dir  # type: ignore[attr-defined]
     return bound
 
 
 @pytest.fixture(scope="session")
-def render_fails(chart_dir) -> Callable[..., RenderError]:
+def render_fails(request, chart_dir) -> Callable[..., RenderError]:
     def bound(values: dict | None = None, match: str | None = None, **kw: Any) -> RenderError:
         try:
-            out = _render(chart_dir, values, **kw)
+            out = _recording_render(request.config, chart_dir, values, kw)
         except RenderError as err:
             if match and not re.search(match, str(err)):
                 pytest.fail(f"render failed, but stderr does not match {match!r}:\n{err}", pytrace=False)

@@ -14,6 +14,10 @@ import yaml
 
 __all__ = ["Manifests", "Resource", "PathError", "parse_manifests", "POD_SPEC_PATHS", "short_label"]
 
+# libyaml's loader when PyYAML was built with it (the wheels are): same safe
+# semantics, about ten times faster, and parsing is most of the unit tier's time.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # Where the pod spec lives, per kind.
 POD_SPEC_PATHS = {
     "Pod": "spec",
@@ -284,7 +288,7 @@ def parse_manifests(text: str) -> Manifests:
         m = re.search(r"^# Source: (.+)$", doc, flags=re.MULTILINE)
         if m:
             source = m.group(1).strip()
-        data = yaml.safe_load(doc)
+        data = yaml.load(doc, Loader=SAFE_LOADER)
         if not data:
             continue
         if not isinstance(data, dict):

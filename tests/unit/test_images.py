@@ -30,21 +30,34 @@ def test_seed_values_image(seed, svc):
     assert workload(seed, svc).container(svc)["image"] == SEED_IMAGES[svc]
 
 
+# Overrides give every service its own value in ONE values set: one helm call
+# serves all five parametrized cases, and a value wired to the wrong service
+# shows up as a mismatch.
+TAGS = {svc: f"t-{svc}-{i}" for i, svc in enumerate(SERVICES, 1)}
+REPLICAS = {svc: i for i, svc in enumerate(SERVICES, 2)}
+REGISTRY_OVERRIDES = {svc: {"image": {"registry": "reg.example:5000", "repository": f"team/{svc}-x",
+                                      "pullPolicy": "Always"}, "tag": f"1.2.{i}"}
+                      for i, svc in enumerate(SERVICES)}
+
+
 @pytest.mark.parametrize("svc", SERVICES)
 def test_tag_override(render, svc):
-    m = render({svc: {"tag": "t-override-1"}})
-    image = workload(m, svc).container(svc)["image"]
-    assert image.endswith(":t-override-1")
-    others = [workload(m, o).container(o)["image"] for o in SERVICES if o != svc]
-    assert not any(i.endswith(":t-override-1") for i in others)
+    m = render({s: {"tag": tag} for s, tag in TAGS.items()})
+    assert workload(m, svc).container(svc)["image"].endswith(f":{TAGS[svc]}")
+
+
+def test_one_override_leaves_other_services_alone(render):
+    m = render({"api": {"tag": "t-override-1"}})
+    assert workload(m, "api").container("api")["image"].endswith(":t-override-1")
+    for other in (s for s in SERVICES if s != "api"):
+        assert workload(m, other).container(other)["image"] == DEFAULT_IMAGES[other]
 
 
 @pytest.mark.parametrize("svc", SERVICES)
 def test_registry_and_repository_override(render, svc):
-    m = render({svc: {"image": {"registry": "reg.example:5000", "repository": f"team/{svc}-x",
-                                "pullPolicy": "Always"}, "tag": "1.2.3"}})
+    m = render(REGISTRY_OVERRIDES)
     c = workload(m, svc).container(svc)
-    assert c["image"] == f"reg.example:5000/team/{svc}-x:1.2.3"
+    assert c["image"] == f"reg.example:5000/team/{svc}-x:{REGISTRY_OVERRIDES[svc]['tag']}"
     assert c["imagePullPolicy"] == "Always"
 
 
@@ -62,10 +75,9 @@ def test_empty_registry_gives_bare_repository(render):
 
 @pytest.mark.parametrize("svc", SERVICES)
 def test_version_label_follows_tag(render, svc):
-    m = render({svc: {"tag": "v9.9.9"}})
-    w = workload(m, svc)
-    assert w.labels["app.kubernetes.io/version"] == "v9.9.9"
-    assert w.pod_labels["app.kubernetes.io/version"] == "v9.9.9"
+    w = workload(render({s: {"tag": tag} for s, tag in TAGS.items()}), svc)
+    assert w.labels["app.kubernetes.io/version"] == TAGS[svc]
+    assert w.pod_labels["app.kubernetes.io/version"] == TAGS[svc]
 
 
 def test_numeric_seed_tag_is_kept_verbatim(seed):
@@ -80,12 +92,13 @@ def test_default_replicas_is_one(default, svc):
 
 @pytest.mark.parametrize("svc", SERVICES)
 def test_replicas_override(render, svc):
-    assert workload(render({svc: {"replicas": 3}}), svc)["spec"]["replicas"] == 3
+    m = render({s: {"replicas": n} for s, n in REPLICAS.items()})
+    assert workload(m, svc)["spec"]["replicas"] == REPLICAS[svc]
 
 
 @pytest.mark.parametrize("svc", SERVICES)
 def test_null_replicas_defaults_to_one_like_the_seed(render, svc):
-    assert workload(render({svc: {"replicas": None}}), svc)["spec"]["replicas"] == 1
+    assert workload(render({s: {"replicas": None} for s in SERVICES}), svc)["spec"]["replicas"] == 1
 
 
 @pytest.mark.parametrize("svc", ["api", "ws", "www"])

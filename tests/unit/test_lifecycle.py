@@ -52,8 +52,9 @@ def test_grace_period_default(default, svc):
 
 @pytest.mark.parametrize("svc", SERVICES)
 def test_grace_period_follows_the_value(render, svc):
-    assert workload(render({svc: {"terminationGracePeriodSeconds": 45}}), svc) \
-        .pod_spec["terminationGracePeriodSeconds"] == 45
+    grace = {s: 40 + i for i, s in enumerate(SERVICES)}
+    m = render({s: {"terminationGracePeriodSeconds": g} for s, g in grace.items()})
+    assert workload(m, svc).pod_spec["terminationGracePeriodSeconds"] == grace[svc]
 
 
 @pytest.mark.parametrize("svc", SERVICES)

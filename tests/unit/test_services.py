@@ -62,7 +62,8 @@ def test_probes(default, svc):
 
 @pytest.mark.parametrize("svc", SERVICES)
 def test_probes_can_be_disabled(render, svc):
-    c = workload(render({svc: {"livenessProbe": {"enabled": False}, "readinessProbe": {"enabled": False}}}), svc).container()
+    off = {"livenessProbe": {"enabled": False}, "readinessProbe": {"enabled": False}}
+    c = workload(render({s: off for s in SERVICES}), svc).container()
     assert "livenessProbe" not in c and "readinessProbe" not in c
 
 
@@ -75,16 +76,18 @@ def test_resources_requests_equal_limits(default, svc):
 
 @pytest.mark.parametrize("svc", SERVICES)
 def test_scheduling_and_pod_metadata_overrides(render, svc):
-    m = render({svc: {"nodeSelector": {"disk": "ssd"}, "tolerations": [{"key": "k", "operator": "Exists"}],
-                      "affinity": {"podAntiAffinity": {"x": 1}}, "podAnnotations": {"note": "n"},
-                      "podLabels": {"tier": "t"}, "extraEnv": [{"name": "FOO", "value": "bar"}]}})
+    # every service gets its own values in one render: a value wired to the wrong service shows
+    m = render({s: {"nodeSelector": {"disk": s}, "tolerations": [{"key": s, "operator": "Exists"}],
+                    "affinity": {"podAntiAffinity": {"x": s}}, "podAnnotations": {"note": s},
+                    "podLabels": {"tier": s}, "extraEnv": [{"name": "FOO", "value": s}]}
+                for s in SERVICES})
     w = workload(m, svc)
     spec = w.pod_spec
-    assert spec["nodeSelector"] == {"disk": "ssd"}
-    assert spec["tolerations"] == [{"key": "k", "operator": "Exists"}]
-    assert spec["affinity"] == {"podAntiAffinity": {"x": 1}}
-    assert w.pod_annotations["note"] == "n" and w.pod_labels["tier"] == "t"
-    assert w.env(svc)["FOO"] == "bar"
+    assert spec["nodeSelector"] == {"disk": svc}
+    assert spec["tolerations"] == [{"key": svc, "operator": "Exists"}]
+    assert spec["affinity"] == {"podAntiAffinity": {"x": svc}}
+    assert w.pod_annotations["note"] == svc and w.pod_labels["tier"] == svc
+    assert w.env(svc)["FOO"] == svc
     assert "tier" not in w.path("spec.selector.matchLabels")
 
 
@@ -93,9 +96,9 @@ def test_service_account(default, render, svc):
     sa = default.get("ServiceAccount", svc)
     assert sa["automountServiceAccountToken"] is False
     assert workload(default, svc).pod_spec["serviceAccountName"] == svc
-    m = render({svc: {"serviceAccount": {"create": False, "name": "shared"}}})
+    m = render({s: {"serviceAccount": {"create": False, "name": f"shared-{s}"}} for s in SERVICES})
     assert m.maybe("ServiceAccount", svc) is None
-    assert workload(m, svc).pod_spec["serviceAccountName"] == "shared"
+    assert workload(m, svc).pod_spec["serviceAccountName"] == f"shared-{svc}"
 
 
 def test_mongo_storage_default_is_emptydir(default):

@@ -1,0 +1,112 @@
+"""Remember which renders each test asks for, and prefetch them after a chart edit.
+
+Editing a template makes every cached render stale, so the next run would call
+helm once per values set, one after another. This plugin records, per test id,
+the ``render()`` requests the test made (in ``.state/cache/render-plan``). When
+a later session collects those tests, their recorded requests that are not in
+the render cache are queued with :func:`chartest.render.prefetch`: helm runs on
+all cores in background threads while the tests run, and each test picks up
+its result (or renders it itself if no thread got to it yet).
+
+Nothing is prefetched for tests that have no recorded plan (a fresh clone),
+nor under pytest-xdist, whose workers already render in parallel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import paths
+from .render import prefetch, stop_prefetch
+
+RENDER_FIXTURES = ("render", "render_fails")
+
+
+def plan_dir() -> Path:
+    return paths.CACHE / "render-plan"
+
+
+def _chart_id(chart_dir: Path) -> str:
+    return hashlib.sha256(str(Path(chart_dir).resolve()).encode()).hexdigest()[:12]
+
+
+def load_plan(chart_dir: Path) -> dict[str, list[dict]]:
+    """Every recorded ``{test id: [render kwargs, ...]}`` for this chart, across worker files."""
+    plan: dict[str, list[dict]] = {}
+    for path in sorted(plan_dir().glob(f"{_chart_id(chart_dir)}-*.json")):
+        try:
+            plan.update(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue  # a damaged plan only costs speed
+    return plan
+
+
+def save_plan(chart_dir: Path, worker: str, recorded: dict[str, list[dict]]) -> None:
+    plan = load_plan(chart_dir) | recorded
+    target = plan_dir() / f"{_chart_id(chart_dir)}-{worker}.json"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(plan, fh)
+        os.replace(tmp, target)
+    except OSError:
+        pass
+
+
+class RenderPlan:
+    """The pytest plugin object; ``record()`` is called by the render fixtures."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.worker = getattr(config, "workerinput", {}).get("workerid", "main")
+        self.current: str | None = None
+        self.recorded: dict[Path, dict[str, list[dict]]] = {}
+        self.queued = 0
+
+    def record(self, chart_dir: Path, request: dict[str, Any]) -> None:
+        if self.current is None:
+            return
+        try:
+            request = json.loads(json.dumps(request, default=str))
+        except (TypeError, ValueError):
+            return  # values that do not survive JSON are rendered on demand
+        per_test = self.recorded.setdefault(Path(chart_dir), {}).setdefault(self.current, [])
+        if request not in per_test:
+            per_test.append(request)
+
+    def _chart_dir(self) -> Path:
+        opt = self.config.getoption("--chart", default=None)
+        return (Path(opt) if opt else Path(str(self.config.rootpath)) / "chart").resolve()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput") or not (self._chart_dir() / "Chart.yaml").exists():
+            return
+        items = [i for i in session.items if set(RENDER_FIXTURES) & set(getattr(i, "fixturenames", ()))]
+        if not items:
+            return
+        plan = load_plan(self._chart_dir())
+        self.queued = prefetch(self._chart_dir(), [r for item in items for r in plan.get(item.nodeid, ())])
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.current = item.nodeid
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        stop_prefetch()
+        for chart_dir, recorded in self.recorded.items():
+            save_plan(chart_dir, self.worker, recorded)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.queued:
+            plural = "s" if self.queued != 1 else ""
+            terminalreporter.write_line(
+                f"chartest: prefetched {self.queued} render{plural} in parallel (not in the render cache, "
+                "e.g. after a chart edit)")
