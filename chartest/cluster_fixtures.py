@@ -202,17 +202,17 @@ class ReleaseFactory:
         self.created: list[Release] = []
 
     def __call__(self, values: dict, *, namespace: str | None = None, name: str = "webhooks",
-                 wait: bool = True, timeout: str = "5m", routed_path: str | None = "/stats") -> Release:
-        """Install ``values`` in a new namespace; with ``routed_path``, also wait until
-        the ingress serves it on the release's domain."""
+                 wait: bool = True, timeout: str = "5m", wait_routed: bool = True) -> Release:
+        """Install ``values`` in a new namespace; with ``wait_routed``, also wait until
+        the ingress reaches api, www and ws on the release's domain."""
         namespace = namespace or f"e2e-{uuid.uuid4().hex[:8]}"
         _create_namespace(self.api, namespace)
         release = Release(self.cluster, name=name, namespace=namespace)
         self.created.append(release)
         self.config.stash.setdefault(LIVE_RELEASES, []).append(release)
         release.upgrade(values, timeout=timeout, wait=wait)
-        if wait and routed_path and "domain" in values:
-            release.wait_routed(routed_path)
+        if wait and wait_routed and "domain" in values:
+            release.wait_routed()
         return release
 
     def cleanup(self) -> None:

@@ -89,25 +89,43 @@ class Release:
             argv.append("--wait")
         self.helm(*argv, input=yaml.safe_dump(self.values))
 
-    def wait_routed(self, path: str = "/", timeout: float = 60) -> None:
-        """Wait until the ingress serves ``path`` on the release's domain with a 2xx.
+    def wait_routed(self, timeout: float = 60) -> None:
+        """Wait until the ingress reaches every backend on the release's domain:
+        api (``GET /stats``), www (``GET /``) and ws (a websocket handshake on ``/ws``).
 
-        Traefik picks up a new IngressRoute a moment after helm returns; a test
-        that starts before then sees Traefik's own 404.
+        Traefik applies a new IngressRoute, and a Service's first ready
+        endpoints, a moment after helm returns. Until then a path gets Traefik's
+        own 404, or falls through to the catch-all www route (Traefik drops a
+        route whose Service has no endpoints yet), so checking one path is not enough.
         """
-        host = self.values["domain"]
+        from .client import WebhooksClient
+
+        client = WebhooksClient(self.cluster.ingress_url, self.values["domain"], timeout=5)
+        pending = {"api": "/stats", "www": "/", "ws": "/ws"}
+        last = {backend: "no answer" for backend in pending}
         deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            try:
-                resp = requests.get(self.cluster.ingress_url + path, headers={"Host": host}, timeout=5)
-                if resp.ok:
-                    return
-                last = f"{resp.status_code} {resp.text[:80]!r}"
-            except requests.RequestException as exc:
-                last = repr(exc)
-            time.sleep(0.5)
-        raise TimeoutError(f"{host}{path} not routed by the ingress within {timeout:.0f}s (last: {last})")
+        while pending and time.monotonic() < deadline:
+            for backend, path in list(pending.items()):
+                try:
+                    if backend == "ws":
+                        with client.open_socket("0" * 30) as sock:  # any greeting proves the ws server
+                            routed = sock.greeting.startswith(("error:", "webhook:"))
+                            last[backend] = sock.greeting
+                    else:
+                        resp = client.get(path)
+                        routed, last[backend] = resp.ok, f"{resp.status_code} {resp.text[:80]!r}"
+                except Exception as exc:  # noqa: BLE001 - retried until the deadline
+                    routed, last[backend] = False, repr(exc)[:200]
+                if routed:
+                    del pending[backend]
+            if pending:
+                time.sleep(0.5)
+        if pending:
+            host = self.values["domain"]
+            missing = "; ".join(f"{host}{path} -> {backend} (last: {last[backend]})"
+                                for backend, path in pending.items())
+            raise TimeoutError(f"the ingress did not route within {timeout:.0f}s: {missing}. "
+                               f"Check `kubectl -n {self.namespace} get pods,endpointslices` and Traefik's log")
 
     def rollback(self, revision: int, timeout: str = "5m") -> None:
         self.helm("rollback", self.name, str(revision), "--wait", "--timeout", timeout)
@@ -167,7 +185,7 @@ def up(name: str = cluster_mod.DEFAULT_NAME) -> str:
     release = Release(c)
     with step("helm upgrade --install webhooks ./chart", "`kubectl -n webhooks get pods`; `kubectl -n webhooks describe pods`"):
         release.upgrade(app_values(refs, online))
-        release.wait_routed("/stats")
+        release.wait_routed()
     port = c.ingress_url.rsplit(":", 1)[1]
     url = f"http://{yaml.safe_load(E2E_VALUES.read_text())['domain']}:{port}/"
     console.print(f"\n[bold green]webhooks is up:[/] {url}")
