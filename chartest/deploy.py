@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
 import yaml
 
 from . import cluster as cluster_mod
 from . import docker, images, traefik, versions
+from .client import WebhooksClient
 from .cluster import Cluster
 from .progress import console, info, step
 from .shell import run
@@ -98,8 +98,6 @@ class Release:
         own 404, or falls through to the catch-all www route (Traefik drops a
         route whose Service has no endpoints yet), so checking one path is not enough.
         """
-        from .client import WebhooksClient
-
         client = WebhooksClient(self.cluster.ingress_url, self.values["domain"], timeout=5)
         pending = {"api": "/stats", "www": "/", "ws": "/ws"}
         last = {backend: "no answer" for backend in pending}

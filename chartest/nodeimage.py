@@ -17,7 +17,6 @@ rebuild is a label check.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import subprocess
 import time

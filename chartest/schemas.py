@@ -18,7 +18,6 @@ the way the API server does.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os

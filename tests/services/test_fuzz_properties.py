@@ -6,7 +6,6 @@ import json
 import string
 
 import requests
-import websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

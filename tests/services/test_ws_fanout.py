@@ -125,7 +125,7 @@ def test_invalid_token_gets_error_frame_and_close(client, token):
     sock = client.ws(token)
     try:
         assert sock.recv() == "error:token invalid"
-        opcode, data = sock.recv_data_frame(True)[0], None
+        opcode = sock.recv_data_frame(True)[0]
         assert opcode == websocket.ABNF.OPCODE_CLOSE
     finally:
         sock.close()

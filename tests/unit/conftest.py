@@ -1,4 +1,4 @@
-"""Shared data of the unit (render) tier. Fixtures come from chartest's plugin."""
+"""Fixtures of the unit (render) tier; chartest's plugin provides ``render`` and friends."""
 
 from __future__ import annotations
 
@@ -6,47 +6,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SEED_VALUES = FIXTURES / "seed-values.yaml"
-
-APPS = ["api", "ws", "www"]                      # the project's own services
-SERVICES = ["api", "ws", "www", "mongo", "nats"]  # every workload
-WORKLOAD_KIND = {"api": "Deployment", "ws": "Deployment", "www": "Deployment", "nats": "Deployment",
-                 "mongo": "StatefulSet"}
-CONTAINER_PORT = {"api": 5000, "ws": 8080, "www": 3000, "mongo": 27017, "nats": 4222}
-SERVICE_PORT = {"api": 80, "ws": 80, "www": 80, "mongo": 27017, "nats": 4222}
-
-# Value sets that together switch on every optional feature; every one of them must
-# render schema-valid, PSS-restricted manifests.
-FEATURE_SETS = {
-    "default": {},
-    "tls": {"tls": {"enabled": True, "certResolver": "le"}},
-    "tls-secret": {"tls": {"enabled": True, "secretName": "webhooks-tls"}},
-    "ingress": {"ingress": {"enabled": True, "className": "nginx"}},
-    "ingress-tls": {"ingress": {"enabled": True}, "tls": {"enabled": True, "secretName": "webhooks-tls"}},
-    "persistence": {"mongo": {"persistence": {"enabled": True, "size": "2Gi", "storageClass": "standard"}}},
-    "scaling": {app: {"autoscaling": {"enabled": True, "maxReplicas": 4, "targetMemoryUtilizationPercentage": 70},
-                      "pdb": {"enabled": True}} for app in APPS},
-    "egress": {"networkPolicy": {"egress": {"enabled": True}}},
-    "prefixed": {"fullnameOverride": "prod"},
-    "external-mongo": {"mongo": {"enabled": False, "url": "mongodb://db.example:27017/wh"}},
-    "no-netpol": {"networkPolicy": {"enabled": False}},
-    "extras": {
-        "commonLabels": {"team": "platform"}, "commonAnnotations": {"owner": "platform"},
-        "global": {"imageRegistry": "mirror.local:5000", "imagePullSecrets": ["regcred"]},
-        **{svc: {"extraEnv": [{"name": "LOG_LEVEL", "value": "debug"}], "podAnnotations": {"a": "b"},
-                 "podLabels": {"tier": "x"}, "nodeSelector": {"kubernetes.io/os": "linux"},
-                 "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
-                 "affinity": {"nodeAffinity": {}},
-                 "serviceAccount": {"create": True, "annotations": {"x": "y"}}} for svc in SERVICES},
-    },
-    "ferretdb": {"mongo": {"image": {"registry": "", "repository": "ferretdb"}, "tag": "v1.24.2",
-                           "args": ["--listen-addr=:27017", "--handler=sqlite"],
-                           "extraEnv": [{"name": "FERRETDB_TELEMETRY", "value": "disable"}],
-                           "dataPath": "/state", "podSecurityContext": {"runAsUser": 10001, "runAsGroup": 10001,
-                                                                         "fsGroup": 10001, "runAsNonRoot": True,
-                                                                         "seccompProfile": {"type": "RuntimeDefault"}}}},
-}
+from chart_data import SEED_VALUES
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +24,3 @@ def default(render):
 def seed(render):
     """The chart rendered with the seed article's values.yaml."""
     return render(values_files=[SEED_VALUES])
-
-
-def workload(manifests, svc: str):
-    return manifests.get(WORKLOAD_KIND[svc], svc)

@@ -4,7 +4,7 @@ the restricted Pod Security Standard for every pod of every feature set."""
 import pytest
 
 from chartest.podsecurity import check_workload
-from conftest import FEATURE_SETS, SERVICES, workload
+from chart_data import FEATURE_SETS, SERVICES, workload
 
 EXPECTED_UID = {"api": 10001, "ws": 10001, "www": 10001, "nats": 10001, "mongo": 999}
 STABLE = ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"]

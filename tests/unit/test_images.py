@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import SERVICES, WORKLOAD_KIND, workload
+from chart_data import SERVICES, WORKLOAD_KIND, workload
 
 DEFAULT_IMAGES = {
     "api": "registry.gitlab.com/web-hook/api:v1.0.33",

@@ -4,7 +4,7 @@ Deployments surge a new pod before taking an old one down."""
 
 import pytest
 
-from conftest import APPS, SERVICES, WORKLOAD_KIND, workload
+from chart_data import APPS, SERVICES, WORKLOAD_KIND, workload
 
 INFRA = [s for s in SERVICES if s not in APPS]  # nats, mongo
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import SERVICES, workload
+from chart_data import SERVICES, workload
 
 
 def selects(policy, pod_labels):

@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
-from chartest import paths, versions
+from chartest import versions
 from chartest.render import helm_binary
-from conftest import FEATURE_SETS, SEED_VALUES
+from chart_data import FEATURE_SETS, SEED_VALUES
 
 
 @pytest.mark.parametrize("name", list(FEATURE_SETS))

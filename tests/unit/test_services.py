@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import CONTAINER_PORT, SERVICE_PORT, SERVICES, workload
+from chart_data import CONTAINER_PORT, SERVICE_PORT, SERVICES, workload
 
 
 @pytest.mark.parametrize("svc", SERVICES)
