@@ -38,7 +38,7 @@ def kubernetes_binaries() -> Path:
     if gobuild.stamp_ok(stamp, key, *binaries):
         skip(f"kubernetes {version} binaries", "already built")
         return out
-    with step(f"build kubernetes {version} binaries from the Go module proxy (25-50 min cold on 2 cores)", HINT):
+    with step(f"build kubernetes {version} binaries from the Go module proxy (about 8 min cold on 2 cores)", HINT):
         work = paths.BUILD / "wrap-kubernetes"
         packages = [f"k8s.io/kubernetes/cmd/{c}" for c in KUBE_COMMANDS]
         gobuild.write_wrapper(work, "k8s.io/kubernetes", version, versions.get("kubernetes.staging"), packages, "1.24.0")
