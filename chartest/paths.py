@@ -6,6 +6,7 @@ Override with ``CHARTEST_STATE`` (e.g. a CI cache directory).
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from .versions import PROJECT_ROOT
@@ -16,6 +17,20 @@ BUILD = STATE / "build"             # wrapper modules, rootfs tarballs, build co
 ARTIFACTS = STATE / "artifacts"     # per-test failure dumps, screenshots, junit
 KUBECONFIG_DIR = STATE / "kube"     # one kubeconfig per kind cluster
 CACHE = STATE / "cache"             # render cache, downloaded schemas
+
+
+def write_atomic(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` through a temp file and ``os.replace``: readers
+    (other xdist workers, a later run) never see a half-written file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def ensure(*dirs: Path) -> None:

@@ -124,13 +124,8 @@ def _read_disk(key: str) -> dict | None:
 
 
 def _write_disk(key: str, data: dict) -> None:
-    target = _disk_path(key)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, target)
+        paths.write_atomic(_disk_path(key), json.dumps(data))
     except OSError:
         pass  # a read-only cache only costs speed
 

@@ -30,13 +30,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pytest
 import yaml
 
+from . import paths
 from .render import RenderError, render as _render
 from .render_plan import RenderPlan
 from .resources import Manifests, get_path
@@ -208,7 +208,7 @@ class Snapshot:
         text = _dump(mask_manifests(manifests, mask))
         target = self.path(name)
         if self.update or (not target.exists() and not self.strict):
-            self._write(target, text)
+            paths.write_atomic(target, text)
             return
         if not target.exists():
             pytest.fail(f"snapshot {target} is missing (CI=true: run `pytest --snapshot-update` "
@@ -221,14 +221,6 @@ class Snapshot:
             shown = "\n".join(lines[:200]) + (f"\n... {len(lines) - 200} more lines" if len(lines) > 200 else "")
             pytest.fail(f"render differs from snapshot {target.name} (run with --snapshot-update if "
                         f"intended):\n{shown}", pytrace=False)
-
-    @staticmethod
-    def _write(target: Path, text: str) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +48,10 @@ def load_plan(chart_dir: Path) -> dict[str, list[dict]]:
 
 def save_plan(chart_dir: Path, worker: str, recorded: dict[str, list[dict]]) -> None:
     plan = load_plan(chart_dir) | recorded
-    target = plan_dir() / f"{_chart_id(chart_dir)}-{worker}.json"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(plan, fh)
-        os.replace(tmp, target)
+        paths.write_atomic(plan_dir() / f"{_chart_id(chart_dir)}-{worker}.json", json.dumps(plan))
     except OSError:
-        pass
+        pass  # an unwritable plan only costs speed
 
 
 class RenderPlan:

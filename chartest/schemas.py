@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -172,11 +170,7 @@ def ensure_bundle() -> Path:
     data = {"format": BUNDLE_FORMAT, "$defs": defs, "index": index,
             "sources": {"kubernetes": versions.get("kubernetes.version"),
                         "traefik": versions.get("traefik.version")}}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, target)
+    paths.write_atomic(target, json.dumps(data))
     return target
 
 
