@@ -178,8 +178,8 @@ def render(
 class _Job:
     """One ``helm template`` call: its arguments and its cache key."""
 
-    def __init__(self, chart_dir, values, values_files, release, namespace, set, api_versions,
-                 kube_version, extra_args):
+    def __init__(self, chart_dir, values=None, values_files=(), release="webhooks", namespace="webhooks",
+                 set=None, api_versions=DEFAULT_API_VERSIONS, kube_version=None, extra_args=()):
         self.chart_dir = Path(chart_dir).resolve()
         self.values = values
         self.files = [Path(f).resolve() for f in values_files]
@@ -238,9 +238,10 @@ def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]]
     global _executor
     jobs: dict[str, _Job] = {}
     for kw in requests:
-        job = _Job(chart_dir, kw.get("values"), kw.get("values_files", ()), kw.get("release", "webhooks"),
-                   kw.get("namespace", "webhooks"), kw.get("set"), kw.get("api_versions", DEFAULT_API_VERSIONS),
-                   kw.get("kube_version"), kw.get("extra_args", ()))
+        try:
+            job = _Job(chart_dir, **kw)
+        except (TypeError, OSError):
+            continue  # a request from an older plan, or a values file that is gone: rendered on demand
         if job.key not in _prefetch and job.key not in _memory and not _disk_path(job.key).exists():
             jobs.setdefault(job.key, job)
     if not jobs:

@@ -62,14 +62,20 @@ def addoption(parser) -> None:
 def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers", "render_fails(match=None): the test must raise chartest.render.RenderError matching `match`")
-    config.pluginmanager.register(RenderPlan(config), "chartest-render-plan")
+    config.pluginmanager.register(RenderPlan(config, chart_path(config)), "chartest-render-plan")
+
+
+def chart_path(config) -> Path:
+    """The chart under test: ``--chart``, else ``<rootdir>/chart``."""
+    opt = config.getoption("--chart", default=None)
+    return (Path(opt) if opt else Path(str(config.rootpath)) / "chart").resolve()
 
 
 def _recording_render(config, chart_dir: Path, values: dict | None, kw: dict) -> Manifests:
     """Render, and note the request in the test's render plan (see chartest.render_plan)."""
     plan = config.pluginmanager.get_plugin("chartest-render-plan")
     if plan is not None and kw.get("cache", True):
-        plan.record(chart_dir, {"values": values, **kw})
+        plan.record({"values": values, **{k: v for k, v in kw.items() if k != "cache"}})
     return _render(chart_dir, values, **kw)
 
 
@@ -99,9 +105,7 @@ def pytest_pyfunc_call(pyfuncitem):
 
 @pytest.fixture(scope="session")
 def chart_dir(request) -> Path:
-    opt = request.config.getoption("--chart", default=None)
-    path = Path(opt) if opt else Path(str(request.config.rootpath)) / "chart"
-    path = path.resolve()
+    path = chart_path(request.config)
     if not (path / "Chart.yaml").exists():
         pytest.exit(f"--chart: no Chart.yaml in {path}", returncode=4)
     return path

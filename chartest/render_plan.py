@@ -57,36 +57,33 @@ def save_plan(chart_dir: Path, worker: str, recorded: dict[str, list[dict]]) -> 
 class RenderPlan:
     """The pytest plugin object; ``record()`` is called by the render fixtures."""
 
-    def __init__(self, config: pytest.Config):
+    def __init__(self, config: pytest.Config, chart_dir: Path):
         self.config = config
+        self.chart_dir = chart_dir
         self.worker = getattr(config, "workerinput", {}).get("workerid", "main")
         self.current: str | None = None
-        self.recorded: dict[Path, dict[str, list[dict]]] = {}
+        self.recorded: dict[str, list[dict]] = {}  # test id -> render kwargs
         self.queued = 0
 
-    def record(self, chart_dir: Path, request: dict[str, Any]) -> None:
+    def record(self, request: dict[str, Any]) -> None:
         if self.current is None:
             return
         try:
             request = json.loads(json.dumps(request, default=str))
         except (TypeError, ValueError):
             return  # values that do not survive JSON are rendered on demand
-        per_test = self.recorded.setdefault(Path(chart_dir), {}).setdefault(self.current, [])
+        per_test = self.recorded.setdefault(self.current, [])
         if request not in per_test:
             per_test.append(request)
 
-    def _chart_dir(self) -> Path:
-        opt = self.config.getoption("--chart", default=None)
-        return (Path(opt) if opt else Path(str(self.config.rootpath)) / "chart").resolve()
-
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if hasattr(self.config, "workerinput") or not (self._chart_dir() / "Chart.yaml").exists():
+        if hasattr(self.config, "workerinput") or not (self.chart_dir / "Chart.yaml").exists():
             return
         items = [i for i in session.items if set(RENDER_FIXTURES) & set(getattr(i, "fixturenames", ()))]
         if not items:
             return
-        plan = load_plan(self._chart_dir())
-        self.queued = prefetch(self._chart_dir(), [r for item in items for r in plan.get(item.nodeid, ())])
+        plan = load_plan(self.chart_dir)
+        self.queued = prefetch(self.chart_dir, [r for item in items for r in plan.get(item.nodeid, ())])
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -94,8 +91,8 @@ class RenderPlan:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         stop_prefetch()
-        for chart_dir, recorded in self.recorded.items():
-            save_plan(chart_dir, self.worker, recorded)
+        if self.recorded:
+            save_plan(self.chart_dir, self.worker, self.recorded)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.queued:
