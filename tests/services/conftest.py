@@ -63,6 +63,16 @@ class Client:
     def frame(sock: websocket.WebSocket) -> dict:
         return json.loads(sock.recv())
 
+    def assert_round_trip(self, payload) -> None:
+        """A new webhook's socket receives a payload posted to it: the whole path still works."""
+        hook = self.new_webhook()
+        sock = self.subscribe(hook["token"])
+        try:
+            assert self.post(hook["token"], payload).status_code == 201
+            assert self.frame(sock)["content"] == payload
+        finally:
+            sock.close()
+
     @staticmethod
     def wait_for(predicate, timeout: float = 10, interval: float = 0.05, what: str = "condition"):
         deadline = time.monotonic() + timeout

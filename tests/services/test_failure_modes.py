@@ -76,13 +76,7 @@ def test_readiness_follows_nats_and_delivery_recovers(fragile):
     fragile.wait_for(lambda: _ready(api_ready) == 200 and _ready(ws_ready) == 200, timeout=20,
                      what="readiness back to 200 after nats restarts")
     # the one long-lived connection reconnected and the ws subscription came back with it
-    hook = fragile.new_webhook()
-    sock = fragile.subscribe(hook["token"])
-    try:
-        assert fragile.post(hook["token"], {"after": "reconnect"}).status_code == 201
-        assert fragile.frame(sock)["content"] == {"after": "reconnect"}
-    finally:
-        sock.close()
+    fragile.assert_round_trip({"after": "reconnect"})
 
 
 def test_services_start_before_their_dependencies(tmp_path):

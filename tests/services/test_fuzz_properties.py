@@ -100,10 +100,4 @@ def test_ws_arbitrary_tokens(client, token):
 
 def test_everything_still_works_after_fuzzing(client):
     _still_alive(client)
-    hook = client.new_webhook()
-    sock = client.subscribe(hook["token"])
-    try:
-        assert client.post(hook["token"], {"after": "fuzz"}).status_code == 201
-        assert client.frame(sock)["content"] == {"after": "fuzz"}
-    finally:
-        sock.close()
+    client.assert_round_trip({"after": "fuzz"})
