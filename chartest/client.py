@@ -82,6 +82,37 @@ class WebhooksClient:
         assert resp.status_code == 200, f"GET /stats -> {resp.status_code} {resp.text[:200]}"
         return resp.json()["stats"]
 
+    def served_by(self, method: str, path: str) -> str:
+        """Which service answered ``method path`` (``"WS"`` for a websocket handshake):
+        ``api``, ``ws`` or ``www``, else a short description of what answered.
+
+        Told by what each service answers: api speaks JSON only, ws upgrades and
+        greets (``webhook:`` or ``error:``), www serves the dashboard's files (a
+        404 from www is still www; Traefik's own 404 says "page not found").
+        """
+        if method == "WS":
+            url = self.base_url.replace("http", "ws", 1) + path
+            try:
+                conn = websocket.create_connection(url, host=self.host, timeout=self.timeout)
+            except websocket.WebSocketBadStatusException as exc:
+                return f"no websocket upgrade ({exc.status_code})"
+            try:
+                greeting = conn.recv()
+            finally:
+                conn.close()
+            return "ws" if greeting.startswith(("webhook:", "error:")) else f"unknown greeting {greeting!r}"
+        return self.backend_of(self.request(method, path))
+
+    @staticmethod
+    def backend_of(resp: requests.Response) -> str:
+        """The service that sent this HTTP response (see :meth:`served_by`)."""
+        ctype = resp.headers.get("content-type", "")
+        if ctype.startswith("application/json"):
+            return "api"
+        if ctype.startswith(("text/html", "text/css", "text/javascript", "application/javascript", "text/plain")):
+            return "www" if resp.status_code != 404 or "page not found" not in resp.text else "traefik 404"
+        return f"unknown ({resp.status_code} {ctype})"
+
     def open_socket(self, token: str, timeout: float | None = None) -> "Socket":
         """Open ``/ws?token=`` through the ingress; returns after the greeting frame."""
         ws_url = self.base_url.replace("http", "ws", 1) + f"/ws?token={token}"

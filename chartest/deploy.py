@@ -91,7 +91,8 @@ class Release:
 
     def wait_routed(self, timeout: float = 60) -> None:
         """Wait until the ingress reaches every backend on the release's domain:
-        api (``GET /stats``), www (``GET /``) and ws (a websocket handshake on ``/ws``).
+        api (``GET /stats``), www (``GET /``) and ws (a websocket handshake on
+        ``/ws``), each answered by that service (``WebhooksClient.served_by``).
 
         Traefik applies a new IngressRoute, and a Service's first ready
         endpoints, a moment after helm returns. Until then a path gets Traefik's
@@ -99,29 +100,30 @@ class Release:
         route whose Service has no endpoints yet), so checking one path is not enough.
         """
         client = WebhooksClient(self.cluster.ingress_url, self.values["domain"], timeout=5)
-        pending = {"api": "/stats", "www": "/", "ws": "/ws"}
-        last = {backend: "no answer" for backend in pending}
+        pending = {("GET", "/stats"): "api", ("GET", "/"): "www", ("WS", "/ws"): "ws"}
+        last = dict.fromkeys(pending, "no answer")
         deadline = time.monotonic() + timeout
         while pending and time.monotonic() < deadline:
-            for backend, path in list(pending.items()):
+            for (method, path), backend in list(pending.items()):
                 try:
-                    if backend == "ws":
-                        with client.open_socket("0" * 30) as sock:  # any greeting proves the ws server
-                            routed = sock.greeting.startswith(("error:", "webhook:"))
-                            last[backend] = sock.greeting
-                    else:
-                        resp = client.get(path)
-                        routed, last[backend] = resp.ok, f"{resp.status_code} {resp.text[:80]!r}"
+                    if method == "WS":
+                        answer = client.served_by(method, path)
+                        routed = answer == backend
+                    else:  # the right service, and a 2xx from it
+                        resp = client.request(method, path)
+                        answer = f"{client.backend_of(resp)} ({resp.status_code})"
+                        routed = resp.ok and client.backend_of(resp) == backend
                 except Exception as exc:  # noqa: BLE001 - retried until the deadline
-                    routed, last[backend] = False, repr(exc)[:200]
+                    answer, routed = repr(exc)[:200], False
+                last[(method, path)] = answer
                 if routed:
-                    del pending[backend]
+                    del pending[(method, path)]
             if pending:
                 time.sleep(0.5)
         if pending:
             host = self.values["domain"]
-            missing = "; ".join(f"{host}{path} -> {backend} (last: {last[backend]})"
-                                for backend, path in pending.items())
+            missing = "; ".join(f"{method} {host}{path} -> {backend} (answered: {last[(method, path)]})"
+                                for (method, path), backend in pending.items())
             raise TimeoutError(f"the ingress did not route within {timeout:.0f}s: {missing}. "
                                f"Check `kubectl -n {self.namespace} get pods,endpointslices` and Traefik's log")
 

@@ -1,13 +1,13 @@
 """The seed's routing table through Traefik: one parametrized line per route.
 
 A routing bug in the chart's IngressRoute shows up as exactly one failing line.
-Which service answered is told by what it answers: api speaks JSON only, ws
-upgrades to a websocket and greets, www serves the dashboard's files.
+Which service answered is told by what it answers (``WebhooksClient.served_by``):
+api speaks JSON only, ws upgrades to a websocket and greets, www serves the
+dashboard's files.
 """
 
 import pytest
 import requests
-import websocket
 
 ROUTES = [
     # method, path, service that must answer
@@ -27,28 +27,9 @@ ROUTES = [
 ]
 
 
-def served_by(client, method: str, path: str) -> str:
-    if method == "WS":
-        url = client.base_url.replace("http", "ws", 1) + path
-        try:
-            conn = websocket.create_connection(url, host=client.host, timeout=10)
-        except websocket.WebSocketBadStatusException as exc:
-            return f"no websocket upgrade ({exc.status_code})"
-        greeting = conn.recv()
-        conn.close()
-        return "ws" if greeting.startswith(("webhook:", "error:")) else f"unknown greeting {greeting!r}"
-    resp = client.request(method, path)
-    ctype = resp.headers.get("content-type", "")
-    if ctype.startswith("application/json"):
-        return "api"
-    if ctype.startswith(("text/html", "text/css", "text/javascript", "application/javascript", "text/plain")):
-        return "www" if resp.status_code != 404 or "page not found" not in resp.text else "traefik 404"
-    return f"unknown ({resp.status_code} {ctype})"
-
-
 @pytest.mark.parametrize(("method", "path", "service"), ROUTES, ids=[f"{m} {p} -> {s}" for m, p, s in ROUTES])
 def test_route(webhooks, method, path, service):
-    assert served_by(webhooks, method, path) == service
+    assert webhooks.served_by(method, path) == service
 
 
 def test_landing_page_is_the_dashboard(webhooks):
