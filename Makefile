@@ -1,4 +1,4 @@
-# webhooks-chart-testing: the two commands the README names are `make up` and `make test`.
+# The two commands the README names are `make up` and `make test`.
 # Every target is idempotent; expensive results are cached under .state/.
 
 SHELL := /bin/bash
@@ -13,40 +13,38 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make up            set everything up, deploy the app behind Traefik, print its URL"
-	@echo "make test          set everything up and run every test tier (unit, services, cluster, e2e)"
-	@echo "make setup         Docker engine, kind, helm, kubectl, node image, images (idempotent)"
+	@echo "make test          set everything up and run every test tier"
+	@echo "make setup         Docker engine, kind, helm, kubectl, node image, Chromium, images (idempotent)"
 	@echo "make cluster       create or reuse the kind cluster and smoke-check it"
 	@echo "make cluster-down  delete the kind cluster"
-	@echo "make test-unit     the chart's unit tier only (helm template, no cluster)"
+	@echo "make test-unit     the chart's render tier only (helm template, no cluster)"
 	@echo "make run-local     nats, FerretDB, api, ws and www as local processes (no cluster)"
 	@echo "make bench         benchmark scripts (print figures)"
 
-$(VENV)/.installed: pyproject.toml
+# the framework (framework/) and this repository (app, bootstrap, app test support), both editable
+$(VENV)/.installed: pyproject.toml framework/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -e ./framework -e '.[test]'
 	touch $@
 
 venv: $(VENV)/.installed
 
-# targets that are exactly one `python -m chartest <target>` command
-CHARTEST_COMMANDS := setup node-image images cluster cluster-down
-$(CHARTEST_COMMANDS): venv
-	$(PY) -m chartest $@
+# targets that are exactly one `python -m webhooks_testing <target>` command
+APP_COMMANDS := setup images cluster cluster-down up run-local
+$(APP_COMMANDS): venv
+	$(PY) -m webhooks_testing $@
 
-up: setup
-	$(PY) -m chartest up
+node-image: venv
+	$(PY) -m bootstrap node-image
 
 down: cluster-down
-
-run-local: venv
-	$(PY) -m chartest.servers
 
 test: setup
 	$(PY) -m pytest --junitxml=$(STATE)/artifacts/junit.xml $(PYTEST_ARGS)
 
 test-unit: venv
-	$(PY) -m chartest setup --no-images --tools-only
+	$(PY) -m bootstrap setup --tools-only
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-services: venv

@@ -1,16 +1,8 @@
-"""Project-wide pytest configuration.
+"""This repository's pytest wiring: chartest (loaded by its entry point) fitted to the webhooks chart.
 
-The chartest plugin (fixtures for rendering, clusters, releases and clients) is
-loaded by its entry point. Here we only bind pytest-helm-charts to our cluster:
-its ``kube_cluster`` fixture and waiters then work on the kind cluster.
+The settings are in pyproject.toml (``chartest_*`` keys); the fixtures that
+fit the cluster tier to this chart and the webhooks app are in
+:mod:`webhooks_testing.fixtures`.
 """
 
-import pytest
-
-pytest_plugins = ["pytester"]
-
-
-@pytest.fixture(scope="session")
-def kube_config(kind_cluster) -> str:
-    """pytest-helm-charts' kubeconfig: the cluster chartest created or reused."""
-    return str(kind_cluster.kubeconfig)
+pytest_plugins = ["pytester", "webhooks_testing.fixtures"]

@@ -3,7 +3,7 @@ the restricted Pod Security Standard for every pod of every feature set."""
 
 import pytest
 
-from chartest.podsecurity import check_workload
+from chartest import check_workload
 from chart_data import FEATURE_SETS, SERVICES, workload
 
 EXPECTED_UID = {"api": 10001, "ws": 10001, "www": 10001, "nats": 10001, "mongo": 999}

@@ -5,8 +5,7 @@ import subprocess
 
 import pytest
 
-from chartest import versions
-from chartest.render import helm_binary
+from chartest import find_tool, pins
 from chart_data import FEATURE_SETS, SEED_VALUES
 
 
@@ -50,11 +49,18 @@ def test_every_resource_in_release_namespace(render):
 
 
 def test_helm_lint_strict(chart_dir):
-    out = subprocess.run([str(helm_binary()), "lint", "--strict", str(chart_dir), "--kube-version",
-                          versions.get("kubernetes.version"), "-f", str(SEED_VALUES)],
+    out = subprocess.run([find_tool("helm"), "lint", "--strict", str(chart_dir), "--kube-version",
+                          pins.get("kubernetes.version"), "-f", str(SEED_VALUES)],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "[WARNING]" not in out.stdout and "[ERROR]" not in out.stdout
+
+
+def test_plain_helm_template_works_with_the_pinned_helm(chart_dir):
+    """The pinned helm defaults .Capabilities.KubeVersion to the pinned Kubernetes, not v1.20,
+    so a plain `helm template` of a chart with `kubeVersion: >=1.30` works as users type it."""
+    out = subprocess.run([find_tool("helm"), "template", "x", str(chart_dir)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
 
 
 def test_chart_metadata(chart_dir):
@@ -75,7 +81,7 @@ def test_helmfile_pins_traefik_chart(chart_dir):
     assert repos["traefik"] == "https://traefik.github.io/charts"
     rel = {r["name"]: r for r in doc["releases"]}
     assert rel["traefik"]["chart"] == "traefik/traefik"
-    assert rel["traefik"]["version"] == versions.get("traefik.chart")
+    assert rel["traefik"]["version"] == pins.get("traefik.chart")
     assert rel["webhooks"]["chart"] == "./chart"
     assert rel["webhooks"]["namespace"] == "webhooks"
 

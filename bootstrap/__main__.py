@@ -1,0 +1,67 @@
+"""``python -m bootstrap``: make a bare machine able to run kind clusters offline.
+
+Every command is idempotent and cached; each slow step prints its name and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from chartest.progress import StepFailed, paint, say
+
+
+def cmd_setup(args) -> None:
+    from . import chromium, engine, nodeimage, toolchain
+
+    if args.tools_only:  # what the render tier needs: helm
+        toolchain.ensure_tool("helm")
+        return
+    engine.ensure_engine()
+    toolchain.ensure_tool("kind")
+    toolchain.ensure_tool("helm")
+    nodeimage.ensure()
+    toolchain.ensure_tool("kubectl")
+    if not args.no_browser:
+        chromium.ensure()
+
+
+def cmd_node_image(args) -> None:
+    from . import engine, nodeimage
+
+    engine.ensure_engine()
+    print(nodeimage.ensure(prefer_pull=not args.local))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bootstrap", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("setup", help="Docker engine, kind, helm, kubectl, node image, Chromium")
+    p.add_argument("--tools-only", action="store_true", help="only helm (all the render tier needs)")
+    p.add_argument("--no-browser", action="store_true", help="skip Chromium")
+    p.set_defaults(func=cmd_setup)
+    p = sub.add_parser("node-image", help="pull or build the kind node image")
+    p.add_argument("--local", action="store_true", help="build locally even where kindest/node is pullable")
+    p.set_defaults(func=cmd_node_image)
+    return run_cli(parser, argv)
+
+
+def run_cli(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Parse, run, time; a failed step prints what failed and what to do, and exits 1."""
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        args.func(args)
+    except StepFailed as exc:
+        say(f"{paint('error:', 'bold', 'red')} {exc}")
+        return 1
+    except KeyboardInterrupt:
+        say(paint("interrupted", "yellow"))
+        return 130
+    say(paint(f"{args.command} done in {time.monotonic() - started:.1f}s", "dim"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

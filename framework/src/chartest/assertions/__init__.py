@@ -1,0 +1,1 @@
+"""Assertions over rendered manifests that chart authors ask for again and again."""

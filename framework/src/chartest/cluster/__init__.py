@@ -1,0 +1,1 @@
+"""The cluster tier: kind clusters, helm releases, readiness, the ingress controller, dumps."""

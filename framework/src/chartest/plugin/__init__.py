@@ -1,0 +1,81 @@
+"""The chartest pytest plugin, loaded through the ``pytest11`` entry point.
+
+Fixtures are imported here by name, one module per tier; the hooks below read
+the settings (:mod:`chartest.settings`) once per run and print them, with
+their sources, in the run's header.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .. import settings as settings_mod
+from .cluster_fixtures import (  # noqa: F401 - fixtures and hooks, registered by name
+    browser_page,
+    helm_release,
+    kind_cluster,
+    kind_config_patch,
+    kind_node_image,
+    kube_api,
+    pytest_collection_modifyitems,
+    pytest_runtest_makereport,
+    release_probe,
+    release_values,
+    traefik,
+    traefik_image,
+)
+from .render_fixtures import (  # noqa: F401 - fixtures and hooks, registered by name
+    MISSING_TOOLS,
+    assert_deterministic,
+    assert_restricted,
+    chart_dir,
+    pytest_pyfunc_call,
+    render,
+    render_fails,
+    schema_set,
+    snapshot,
+    validate_schemas,
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    settings_mod.register(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from ..render.plan import RenderPlan
+
+    s = settings_mod.of(config)
+    settings_mod.apply(s)
+    config.addinivalue_line(
+        "markers", "render_fails(match=None): the test must raise chartest.RenderError matching `match`")
+    config.addinivalue_line("markers", "e2e: needs a Kubernetes cluster (added to every test using kind_cluster)")
+    config.pluginmanager.register(RenderPlan(config, s.chart), "chartest-render-plan")
+    if config.pluginmanager.has_plugin("helm-charts") or _helm_charts_loaded(config):
+        from . import helm_charts_binding
+
+        # registered after pytest-helm-charts, so its kube_config is the one that counts
+        config.pluginmanager.register(helm_charts_binding, "chartest-helm-charts-binding")
+
+
+def _helm_charts_loaded(config: pytest.Config) -> bool:
+    return any(getattr(p, "__name__", "").startswith("pytest_helm_charts")
+               for p in config.pluginmanager.get_plugins())
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return ["chartest settings (value  [source]):", *settings_mod.of(config).header_lines()]
+
+
+@pytest.fixture(scope="session")
+def chartest_settings(pytestconfig) -> settings_mod.Settings:
+    """The run's resolved settings (``.chart``, ``.release``, ... and ``.source(name)``)."""
+    return settings_mod.of(pytestconfig)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    from .cluster_fixtures import e2e_summary
+
+    e2e_summary(terminalreporter)
+    for message in config.stash.get(MISSING_TOOLS, {}).values():
+        terminalreporter.write_sep("-", message, red=True)

@@ -1,0 +1,264 @@
+"""Fixtures of the cluster tier: a cluster, an opt-in ingress controller, releases of the chart.
+
+Nothing here imports the cluster modules or the kubernetes client until a
+cluster fixture runs, so a render-only session never pays for them.
+
+Fixtures a project may override (in its conftest) to fit its chart:
+``kind_node_image`` (default: the ``node_image`` setting), ``kind_config_patch``
+(merged into the kind config), ``traefik_image`` (None: the official chart),
+``release_values`` (under every release's own values), ``release_probe``
+(called with each installed release after the generic readiness).
+
+In CI (``CI=true``) a cluster that cannot be had fails the tests that need
+it; elsewhere they skip, and the summary line says how many ran.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from .. import settings as settings_mod
+from .render_fixtures import in_ci
+
+LIVE_RELEASES = pytest.StashKey[list]()
+CLUSTER_FIXTURE = "kind_cluster"
+
+
+def unavailable(reason: str):
+    """Skip, or in CI fail: a cluster test that cannot run is never silently skipped there."""
+    if in_ci():
+        pytest.fail(f"{reason}\n(CI=true: a cluster test that cannot run is a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+@contextmanager
+def visible(config) -> Iterator[None]:
+    """Let progress output of slow fixture steps reach the terminal."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is None:
+        yield
+        return
+    with capman.global_and_fixture_disabled():
+        yield
+
+
+def artifacts_dir(config, nodeid: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
+    path = Path(settings_mod.of(config).artifacts) / safe
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# -- the cluster ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def kind_node_image(pytestconfig) -> str | None:
+    """The node image a new kind cluster uses (None: kind's default)."""
+    return settings_mod.of(pytestconfig).node_image
+
+
+@pytest.fixture(scope="session")
+def kind_config_patch() -> dict:
+    """Merged into the kind cluster config (networking, containerd patches, more nodes)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def kind_cluster(request, pytestconfig):
+    """The cluster under test: the ``kubeconfig`` setting's, or a kind cluster created or reused by name.
+
+    A kind cluster this session created is deleted at the end (Ctrl-C included)
+    unless ``keep_cluster``; an existing one is never created, deleted or changed.
+    """
+    from ..cluster import kind
+
+    s = settings_mod.of(pytestconfig)
+    if s.kubeconfig:
+        if not Path(s.kubeconfig).is_file():
+            unavailable(f"kubeconfig {s.kubeconfig} (from {s.source('kubeconfig')}) does not exist")
+        yield kind.Cluster("external", Path(s.kubeconfig), s.ingress_url, kind=False)
+        return
+    preexisting = False
+    try:
+        image = request.getfixturevalue("kind_node_image")
+        patch = request.getfixturevalue("kind_config_patch")
+        with visible(pytestconfig):
+            preexisting = s.cluster_name in kind.existing_clusters()
+            cluster = kind.ensure(s.cluster_name, image=image, http_port=s.http_port, config_patch=patch)
+    except Exception as exc:  # noqa: BLE001 - the reason goes into the skip/fail message
+        unavailable(f"no kind cluster {s.cluster_name}: {exc}")
+    if s.ingress_url:
+        cluster = kind.Cluster(cluster.name, cluster.kubeconfig, s.ingress_url)
+    try:
+        yield cluster
+    finally:
+        if not preexisting and not s.keep_cluster:
+            with visible(pytestconfig):
+                kind.delete(s.cluster_name)
+
+
+@pytest.fixture(scope="session")
+def kube_api(kind_cluster):
+    """A ``kubernetes`` API client for the cluster under test."""
+    from kubernetes.config import new_client_from_config
+
+    return new_client_from_config(str(kind_cluster.kubeconfig))
+
+
+# -- the ingress controller (opt in by requesting `traefik`) ------------------------------
+
+@pytest.fixture(scope="session")
+def traefik_image() -> str | None:
+    """A local Traefik image to install from (None: the official chart from its repository)."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def traefik(kind_cluster, request) -> str:
+    """Traefik v3 in the cluster; returns the URL its ``web`` entry point answers on."""
+    from ..cluster import traefik as traefik_mod
+
+    if kind_cluster.kind:
+        image = request.getfixturevalue("traefik_image")
+        try:
+            with visible(request.config):
+                traefik_mod.ensure(kind_cluster, image)
+        except Exception as exc:  # noqa: BLE001
+            unavailable(f"cannot install Traefik: {exc}")
+    if not kind_cluster.ingress_url:
+        unavailable("no ingress URL for this cluster: set --ingress-url / CHARTEST_INGRESS_URL / "
+                    "ini chartest_ingress_url")
+    return kind_cluster.ingress_url
+
+
+# -- helm releases --------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def release_values() -> dict:
+    """Values under every release's own (images the project built, small requests, ...)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def release_probe() -> Callable[[Any], None] | None:
+    """Called with each installed release after the generic readiness; None: no probe."""
+    return None
+
+
+def make_releases(request, kind_cluster, chart: Path | None = None):
+    """A :class:`chartest.cluster.release.Releases` with the run's settings and the project's fixtures."""
+    from ..cluster.release import Releases
+
+    s = settings_mod.of(request.config)
+    stash = request.config.stash.setdefault(LIVE_RELEASES, [])
+    return Releases(kind_cluster, chart or s.chart, s.release,
+                    base_values=request.getfixturevalue("release_values"),
+                    probe=request.getfixturevalue("release_probe"),
+                    keep=bool(s.keep_cluster), on_install=stash.append)
+
+
+@contextmanager
+def installing(request, kind_cluster, chart: Path | None = None):
+    """Releases installed inside the block (dumped if a test fails meanwhile), removed after it."""
+    releases = make_releases(request, kind_cluster, chart)
+    try:
+        yield releases
+    finally:
+        live = request.config.stash.get(LIVE_RELEASES, [])
+        for release in releases.created:
+            if release in live:
+                live.remove(release)
+        releases.cleanup()
+
+
+@pytest.fixture
+def helm_release(request, kind_cluster):
+    """Factory: ``helm_release(values=None, chart=None, ...)`` installs the chart in a new
+    namespace, waits until it is ready, and removes it after the test."""
+    with installing(request, kind_cluster) as releases:
+        yield releases
+
+
+# -- the browser ----------------------------------------------------------------------
+
+@pytest.fixture
+def browser_page(request):
+    """A Playwright page in headless Chromium; a screenshot is saved when the test ends."""
+    from ..browser import CHROMIUM_FLAGS, chromium_executable
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        unavailable(f"playwright is not installed ({exc}): pip install 'chartest[browser]'")
+    with sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_FLAGS)
+        except Exception as exc:  # noqa: BLE001
+            unavailable(f"cannot start Chromium: {exc}\ninstall a Chromium (Debian: apt-get install chromium) "
+                        "or `python -m playwright install chromium`")
+        page = browser.new_page()
+        try:
+            yield page
+        finally:
+            shot = artifacts_dir(request.config, request.node.nodeid) / "screenshot.png"
+            try:
+                page.screenshot(path=str(shot), full_page=True)
+            except Exception:  # noqa: BLE001 - a screenshot is best effort
+                pass
+            browser.close()
+
+
+# -- hooks: failure dumps, the e2e count -------------------------------------------------
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need a cluster are marked ``e2e``, so the summary counts them."""
+    for item in items:
+        if CLUSTER_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when not in ("setup", "call") or not report.failed:
+        return
+    releases = item.config.stash.get(LIVE_RELEASES, [])
+    if not releases or CLUSTER_FIXTURE not in getattr(item, "fixturenames", ()):
+        return
+    from ..cluster.dumps import dump_namespace
+
+    dest = artifacts_dir(item.config, item.nodeid)
+    started = time.monotonic()
+    namespaces = sorted({r.namespace for r in releases})
+    for namespace in namespaces:
+        try:
+            dump_namespace(releases[0].cluster, namespace, dest / namespace)
+        except Exception as exc:  # noqa: BLE001 - a dump must never hide the real failure
+            (dest / f"{namespace}-dump-error.txt").write_text(repr(exc))
+    report.sections.append((
+        "chartest artifacts",
+        f"pod logs, events, every resource of the release and its manifest and values for {namespaces} "
+        f"are in {dest} (collected in {time.monotonic() - started:.1f}s)",
+    ))
+
+
+def e2e_summary(terminalreporter) -> None:
+    """Say how many cluster tests ran: a suite that silently skips them is a lie."""
+    stats = terminalreporter.stats
+
+    def e2e(reports):
+        return [r for r in reports if getattr(r, "when", "call") in ("call", "setup") and "e2e" in r.keywords]
+
+    passed = len([r for r in e2e(stats.get("passed", [])) if r.when == "call"])
+    failed = len(e2e(stats.get("failed", [])) + e2e(stats.get("error", [])))
+    skipped = len(e2e(stats.get("skipped", [])))
+    if passed or failed or skipped:
+        color = {"red": True} if failed or (skipped and in_ci()) else ({"yellow": True} if skipped else {"green": True})
+        terminalreporter.write_sep("-", f"chartest e2e: {passed} passed, {failed} failed, {skipped} skipped", **color)

@@ -1,0 +1,1 @@
+"""The render tier: ``helm template``, parsed manifests, snapshots, schemas."""

@@ -1,0 +1,102 @@
+"""Remember which renders each test asks for, and prefetch them after a chart edit.
+
+Editing a template makes every cached render stale, so the next run would call
+helm once per values set, one after another. This plugin records, per test id,
+the ``render()`` requests the test made (in ``<state>/cache/render-plan``). When
+a later session collects those tests, their recorded requests that are not in
+the render cache are queued with :func:`chartest.render.helm.prefetch`: helm runs on
+all cores in background threads while the tests run, and each test picks up
+its result (or renders it itself if no thread got to it yet).
+
+Nothing is prefetched for tests that have no recorded plan (a fresh clone),
+nor under pytest-xdist, whose workers already render in parallel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .. import state
+from .helm import prefetch, stop_prefetch
+
+RENDER_FIXTURES = ("render", "render_fails")
+
+
+def plan_dir() -> Path:
+    return state.cache_dir() / "render-plan"
+
+
+def _chart_id(chart_dir: Path) -> str:
+    return hashlib.sha256(str(Path(chart_dir).resolve()).encode()).hexdigest()[:12]
+
+
+def load_plan(chart_dir: Path) -> dict[str, list[dict]]:
+    """Every recorded ``{test id: [render kwargs, ...]}`` for this chart, across worker files."""
+    plan: dict[str, list[dict]] = {}
+    for path in sorted(plan_dir().glob(f"{_chart_id(chart_dir)}-*.json")):
+        try:
+            plan.update(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue  # a damaged plan only costs speed
+    return plan
+
+
+def save_plan(chart_dir: Path, worker: str, recorded: dict[str, list[dict]]) -> None:
+    plan = load_plan(chart_dir) | recorded
+    try:
+        state.write_atomic(plan_dir() / f"{_chart_id(chart_dir)}-{worker}.json", json.dumps(plan))
+    except OSError:
+        pass  # an unwritable plan only costs speed
+
+
+class RenderPlan:
+    """The pytest plugin object; ``record()`` is called by the render fixtures."""
+
+    def __init__(self, config: pytest.Config, chart_dir: Path):
+        self.config = config
+        self.chart_dir = chart_dir
+        self.worker = getattr(config, "workerinput", {}).get("workerid", "main")
+        self.current: str | None = None
+        self.recorded: dict[str, list[dict]] = {}  # test id -> render kwargs
+        self.queued = 0
+
+    def record(self, request: dict[str, Any]) -> None:
+        if self.current is None:
+            return
+        try:
+            request = json.loads(json.dumps(request, default=str))
+        except (TypeError, ValueError):
+            return  # values that do not survive JSON are rendered on demand
+        per_test = self.recorded.setdefault(self.current, [])
+        if request not in per_test:
+            per_test.append(request)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput") or not (self.chart_dir / "Chart.yaml").exists():
+            return
+        items = [i for i in session.items if set(RENDER_FIXTURES) & set(getattr(i, "fixturenames", ()))]
+        if not items:
+            return
+        plan = load_plan(self.chart_dir)
+        self.queued = prefetch(self.chart_dir, [r for item in items for r in plan.get(item.nodeid, ())])
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.current = item.nodeid
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        stop_prefetch()
+        if self.recorded:
+            save_plan(self.chart_dir, self.worker, self.recorded)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.queued:
+            plural = "s" if self.queued != 1 else ""
+            terminalreporter.write_line(
+                f"chartest: prefetched {self.queued} render{plural} in parallel (not in the render cache, "
+                "e.g. after a chart edit)")

@@ -1,0 +1,103 @@
+"""How this repository's conftest fits chartest to the webhooks chart.
+
+It overrides chartest's extension fixtures: the kind node image and config
+(pulled, or built by the bootstrap), Traefik's image where its chart cannot be
+reached, the values under every release (images built here, small requests)
+and the readiness probe (api, www and ws answer through the ingress). On top,
+the fixtures the webhooks tests use: the session's app and clients of it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pytest
+
+from chartest import Release, installing, unavailable, visible
+from chartest.progress import step
+from chartest.settings import of as settings_of
+
+from . import deploy
+from .client import WebhooksClient
+
+E2E_DOMAIN = "e2e.webhooks.localhost"
+
+
+@pytest.fixture(scope="session")
+def kind_node_image(pytestconfig) -> str:
+    """The pinned kindest/node where it can be pulled, else the one the bootstrap builds."""
+    from bootstrap import engine, nodeimage
+
+    if settings_of(pytestconfig).node_image:
+        return settings_of(pytestconfig).node_image
+    with visible(pytestconfig):
+        engine.ensure_engine()
+        return nodeimage.ensure()
+
+
+@pytest.fixture(scope="session")
+def kind_config_patch(kind_node_image) -> dict:
+    from bootstrap import nodeimage
+
+    return nodeimage.kind_config_patch(kind_node_image)
+
+
+@pytest.fixture(scope="session")
+def traefik_image(pytestconfig) -> str | None:
+    with visible(pytestconfig):
+        return deploy.traefik_image()
+
+
+@pytest.fixture(scope="session")
+def online_infra(kind_cluster) -> bool:
+    """True where public images can be pulled: nats/mongo then use the official images.
+
+    An existing (non-kind) cluster is assumed to pull public images itself."""
+    return deploy.registry_reachable() if kind_cluster.kind else True
+
+
+@pytest.fixture(scope="session")
+def app_images(kind_cluster, online_infra, pytestconfig) -> dict[str, str]:
+    """The locally built images, loaded into the kind node (or pushed to the
+    ``image_registry`` setting's registry for an existing cluster); name -> image ref."""
+    if kind_cluster.kind:
+        with visible(pytestconfig):
+            return deploy.build_and_load(kind_cluster, online_infra)
+    registry = settings_of(pytestconfig).image_registry
+    if not registry:
+        unavailable("an existing cluster cannot `kind load`: pass --image-registry REGISTRY "
+                    "(one the cluster pulls from, `docker login` done) to push the app images there")
+    with visible(pytestconfig):
+        return deploy.build_and_push(registry)
+
+
+@pytest.fixture(scope="session")
+def release_values(app_images, online_infra) -> dict:
+    """The e2e values with the images of this session (each test adds its own domain)."""
+    return deploy.app_values(app_images, online_infra)
+
+
+@pytest.fixture(scope="session")
+def release_probe() -> Callable[[Release], None]:
+    return deploy.wait_routed
+
+
+@pytest.fixture(scope="session")
+def webhooks_app(request, kind_cluster, traefik, release_values) -> Iterator[Release]:
+    """The chart installed once per session with the e2e values, behind Traefik."""
+    with installing(request, kind_cluster) as releases:
+        with visible(request.config), step("helm install webhooks (e2e values) and wait until it is routed"):
+            release = releases({"domain": E2E_DOMAIN}, namespace="webhooks-e2e")
+        yield release
+
+
+@pytest.fixture(scope="session")
+def make_webhooks_client(traefik) -> Callable[[str], WebhooksClient]:
+    """``make_webhooks_client(domain)``: a client for the app served on ``domain``."""
+    return lambda domain: WebhooksClient(traefik, domain)
+
+
+@pytest.fixture
+def webhooks(webhooks_app, make_webhooks_client) -> WebhooksClient:
+    """A client of the session's app, through Traefik."""
+    return make_webhooks_client(webhooks_app.values["domain"])
