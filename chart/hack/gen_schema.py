@@ -163,7 +163,8 @@ SCHEMA = {
         "tls": obj({"enabled": BOOL, "certResolver": STR, "secretName": STR}),
         "ingressRoute": obj({"enabled": BOOL, "annotations": STRMAP,
                              "entryPoint": {"type": "string", "minLength": 1},
-                             "tlsEntryPoint": {"type": "string", "minLength": 1}}),
+                             "tlsEntryPoint": {"type": "string", "minLength": 1},
+                             "rules": {"type": "string", "enum": ["strict", "seed"]}}),
         "ingress": obj({"enabled": BOOL, "className": STR, "annotations": STRMAP}),
         "networkPolicy": obj({
             "enabled": BOOL,

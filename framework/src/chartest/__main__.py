@@ -11,6 +11,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("version", help="print chartest's version and the versions it is pinned to")
     p.set_defaults(func=_version)
+    from .routing.cli import add_parser as add_route_parser
+
+    add_route_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args) or 0
 

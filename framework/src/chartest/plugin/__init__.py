@@ -24,6 +24,12 @@ from .cluster_fixtures import (  # noqa: F401 - fixtures and hooks, registered b
     traefik,
     traefik_image,
 )
+from ..routing.fixtures import (  # noqa: F401 - fixtures, registered by name
+    assert_traefik_agrees,
+    local_traefik,
+    routing_lints,
+    routing_table,
+)
 from .render_fixtures import (  # noqa: F401 - fixtures and hooks, registered by name
     MISSING_TOOLS,
     assert_deterministic,

@@ -1,0 +1,75 @@
+"""Fixtures of the routing tier: the render's routes, the predictor, the real Traefik, the lints.
+
+``routing_table``          ``routing_table(values=None, **render_kw) -> RoutingTable`` of the chart
+``routing_lints``          ``routing_lints(table_or_values=None) -> list[Lint]``
+``local_traefik``          ``local_traefik(table) -> LocalTraefik``, started once per table and session
+``assert_traefik_agrees``  ``assert_traefik_agrees(table, requests=None)``: the corpus through the
+                           predictor and the local real Traefik; fails listing every disagreement
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+
+from .. import tools
+from .corpus import generate
+from .lints import Lint, lint
+from .live import LocalTraefik
+from .request import Request
+from .table import RoutingTable
+
+__all__ = ["routing_table", "routing_lints", "local_traefik", "assert_traefik_agrees"]
+
+
+@pytest.fixture(scope="session")
+def routing_table(render) -> Callable[..., RoutingTable]:
+    def build(values: dict | None = None, strict_prefix_matching: bool = False, **kw: Any) -> RoutingTable:
+        return RoutingTable.from_manifests(render(values, **kw), strict_prefix_matching=strict_prefix_matching)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def routing_lints(routing_table) -> Callable[..., list[Lint]]:
+    def run(table_or_values: RoutingTable | dict | None = None) -> list[Lint]:
+        table = table_or_values if isinstance(table_or_values, RoutingTable) else routing_table(table_or_values)
+        return lint(table)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def local_traefik(pytestconfig) -> Any:
+    started: dict[str, LocalTraefik] = {}
+
+    def get(table: RoutingTable) -> LocalTraefik:
+        key = table.describe()
+        if key not in started:
+            try:
+                started[key] = LocalTraefik(table).start()
+            except tools.MissingTool as exc:
+                from ..plugin.render_fixtures import note_missing_tool
+
+                note_missing_tool(pytestconfig, exc)
+                pytest.fail(str(exc), pytrace=False)
+        return started[key]
+
+    yield get
+    for traefik in started.values():
+        traefik.stop()
+
+
+@pytest.fixture(scope="session")
+def assert_traefik_agrees(local_traefik) -> Callable[..., None]:
+    from . import compare
+
+    def check(table: RoutingTable, requests: list[Request] | None = None) -> None:
+        requests = generate(table) if requests is None else requests
+        observed = local_traefik(table).ask_all(requests)
+        if differences := compare(table, requests, observed):
+            pytest.fail(f"{len(differences)} of {len(requests)} requests: the predictor and the real Traefik "
+                        "disagree:\n  " + "\n  ".join(differences), pytrace=False)
+
+    return check
