@@ -76,7 +76,8 @@ class Backends:
     def start(self) -> "Backends":
         for name in self.names:
             server = _Server(("127.0.0.1", 0), _handler(name))
-            threading.Thread(target=server.serve_forever, name=f"backend {name}", daemon=True).start()
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                             name=f"backend {name}", daemon=True).start()
             self._servers[name] = server
         return self
 

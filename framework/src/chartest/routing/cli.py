@@ -8,7 +8,8 @@
     python -m chartest route --lint
 
 The chart is rendered with ``helm template`` (``--chart``, else $CHARTEST_CHART,
-else ``chart``); the answer names the rule that matched, its priority, the
+else ``chartest_chart`` of ./pyproject.toml's pytest section, else ``chart``; the
+release, namespace, API versions and state directory likewise); the answer names the rule that matched, its priority, the
 Service:port, and the rules that nearly matched and why not. Exit status 1
 when ``--lint`` finds something, or when ``--live``/``--cluster`` disagree
 with the prediction.
@@ -34,7 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("-f", "--values", action="append", default=[], help="values file (repeatable)")
     p.add_argument("--set", action="append", default=[], help="k=v, like helm (repeatable)")
     p.add_argument("--release", default=os.environ.get("CHARTEST_RELEASE"), help="release name")
-    p.add_argument("--namespace", default=os.environ.get("CHARTEST_NAMESPACE", "default"))
+    p.add_argument("--namespace", default=os.environ.get("CHARTEST_NAMESPACE"))
     p.add_argument("--api-versions", action="append", default=None,
                    help="extra .Capabilities.APIVersions (default: traefik.io/v1alpha1 and its IngressRoute)")
     p.add_argument("-H", "--header", action="append", default=[], help="'Name: value' (repeatable)")
@@ -52,18 +53,35 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def ini_settings(cwd: Path | None = None) -> dict:
+    """The ``chartest_*`` keys of ``./pyproject.toml``'s pytest section: the CLI's defaults, as in pytest."""
+    import tomllib
+
+    path = (cwd or Path.cwd()) / "pyproject.toml"
+    try:
+        ini = tomllib.loads(path.read_text()).get("tool", {}).get("pytest", {}).get("ini_options", {})
+    except (OSError, ValueError):
+        return {}
+    return {k[len("chartest_"):]: v for k, v in ini.items() if k.startswith("chartest_")}
+
+
 def _table(args):
+    from .. import state
     from ..render.helm import render
     from .table import RoutingTable
 
-    chart = Path(args.chart or os.environ.get("CHARTEST_CHART") or "chart")
+    ini = ini_settings()
+    if not os.environ.get("CHARTEST_STATE") and ini.get("state"):
+        state.configure(ini["state"])
+    chart = Path(args.chart or os.environ.get("CHARTEST_CHART") or ini.get("chart") or "chart")
     if not (chart / "Chart.yaml").is_file():
         raise SystemExit(f"chartest route: no Chart.yaml in {chart} (give --chart DIR or set CHARTEST_CHART)")
-    api_versions = args.api_versions or ["traefik.io/v1alpha1", "traefik.io/v1alpha1/IngressRoute",
-                                          "traefik.io/v1alpha1/Middleware"]
-    release = args.release or _chart_name(chart)
+    api_versions = args.api_versions or ini.get("api_versions") or ["traefik.io/v1alpha1",
+                                                                    "traefik.io/v1alpha1/IngressRoute"]
+    release = args.release or ini.get("release") or _chart_name(chart)
+    namespace = args.namespace or ini.get("namespace") or "default"
     manifests = render(chart, values_files=args.values, set=args.set, release=release,
-                       namespace=args.namespace, api_versions=api_versions)
+                       namespace=namespace, api_versions=api_versions)
     return RoutingTable.from_manifests(manifests, strict_prefix_matching=args.strict_prefix_matching,
                                        source=str(chart))
 
