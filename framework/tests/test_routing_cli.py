@@ -119,3 +119,15 @@ def test_module_entry_point(chart):
     out = subprocess.run([sys.executable, "-m", "chartest", "route", "--chart", str(chart), "GET",
                           "http://app.test/"], capture_output=True, text=True)
     assert out.returncode == 0 and "-> site:8080" in out.stdout, out.stderr
+
+
+def test_cluster_asks_the_traefik_at_ingress_url(chart, capsys, local_traefik):
+    """``--cluster`` sends the request as written to a deployed Traefik (here: a real one on loopback)."""
+    from chartest import render_chart
+    from chartest.routing import RoutingTable
+
+    table = RoutingTable.from_manifests(render_chart(chart, api_versions=["traefik.io/v1alpha1"]))
+    url = local_traefik(table).url()
+    code, out = route(capsys, "--chart", chart, "--cluster", "--ingress-url", url, "GET", "http://app.test/apiary")
+    assert code == 0
+    assert "-> api:80" in out and "deployed Traefik: status 200, served by api:80" in out

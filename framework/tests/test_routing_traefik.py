@@ -195,3 +195,17 @@ def test_local_traefik_starts_fast():
     with LocalTraefik(table) as traefik:
         assert traefik.start_seconds < 5
         assert traefik.ask(Request("GET", H, "/")).backend == "front:80"
+
+
+def test_random_paths_agree_with_traefik(features, assert_traefik_agrees):
+    """Paths built at random from the pieces that trip routers: encodings, dot segments, reserved characters."""
+    import random
+
+    rnd = random.Random(9)
+    atoms = ["/", "/", "a", "api", "old", "upload", "health", ".css", ".", "..", "%2F", "%2f", "%2e", "%41",
+             "%61", "%20", "%25", "%3B", ";", "!", "~", "-", "%", "%zz", "?", "&", "=", "%3F", "+", "@", ":",
+             "'", "(", "*", "%C3%A9"]
+    requests = [Request(rnd.choice(["GET", "POST", "DELETE"]), rnd.choice([H, "eu.shop.test", "Shop.Test"]),
+                        "/" + "".join(rnd.choice(atoms) for _ in range(rnd.randint(0, 6))))
+                for _ in range(600)]
+    assert_traefik_agrees(features, requests)

@@ -224,3 +224,13 @@ def test_ingress_tls(render):
 
 def test_ingress_tls_needs_secret(render_fails):
     render_fails({"ingress": {"enabled": True}, "tls": {"enabled": True}}, match="needs tls.secretName")
+
+
+def test_ingress_prefix_paths_leak_unless_traefik_matches_strictly(routing_table):
+    """The Ingress alternative (pathType Prefix) through Traefik: its PathPrefix is a string prefix
+    too, unless the Ingress provider runs with strictPrefixMatching."""
+    values = {"domain": DOMAIN, "ingress": {"enabled": True}}
+    default, strict = routing_table(values), routing_table(values, strict_prefix_matching=True)
+    assert default.predict("GET", f"http://{DOMAIN}/whatever").service == "api"
+    assert strict.predict("GET", f"http://{DOMAIN}/whatever").service == "www"
+    assert strict.predict("GET", f"http://{DOMAIN}/wh/info").service == "api"

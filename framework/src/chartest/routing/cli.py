@@ -171,7 +171,9 @@ def run(args) -> int:
         with asker as ask:
             obs = ask(req)
         where = "local Traefik" if args.live else "deployed Traefik"
-        print(f"  {where}: status {obs.status}, served by {obs.backend or obs.detail[:60] or 'nobody'}"
+        answer = obs.backend or (f"{obs.headers.get('content-type', 'no content type')}: "
+                                 f"{obs.detail[:60].strip()!r}")
+        print(f"  {where}: status {obs.status}, served by {answer}"
               + (f", upstream path {obs.upstream_path!r}" if obs.upstream_path else ""))
         if args.live and obs.backend not in decision.possible_backends:
             print("  DISAGREES with the prediction")
