@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from .. import tools
 from .corpus import generate
 from .lints import Lint, lint
-from .live import LocalTraefik
+from .live import LocalTraefik, dynamic_config
 from .request import Request
 from .table import RoutingTable
 
@@ -45,7 +46,7 @@ def local_traefik(pytestconfig) -> Any:
     started: dict[str, LocalTraefik] = {}
 
     def get(table: RoutingTable) -> LocalTraefik:
-        key = table.describe()
+        key = json.dumps(dynamic_config(table, lambda backend: backend), sort_keys=True)
         if key not in started:
             try:
                 started[key] = LocalTraefik(table).start()

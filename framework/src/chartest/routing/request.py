@@ -16,7 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = ["Request", "routing_path", "BadRequest", "go_clean"]
 
@@ -140,6 +140,15 @@ class Request:
     def routing_path(self) -> str:
         """Raises :class:`BadRequest` when Traefik would answer 400 before routing."""
         return routing_path(self.raw_path)
+
+    @cached_property
+    def url_path(self) -> str:
+        """The decoded, sanitized path a Service receives before any middleware (Go's ``URL.Path``)."""
+        escaped = _normalize(self.raw_path)
+        cleaned = go_clean(escaped)
+        if escaped.endswith("/") and not cleaned.endswith("/"):
+            cleaned += "/"
+        return unquote(cleaned, errors="surrogateescape")
 
     @cached_property
     def canonical_host(self) -> str:

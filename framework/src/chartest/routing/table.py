@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Iterable
-from urllib.parse import unquote
 
 from .middlewares import PathMiddleware, from_spec
-from .request import BadRequest, Request, go_clean
+from .request import BadRequest, Request
 from .rules import Rule, RuleError, default_priority, parse_rule
 
 __all__ = ["Route", "Decision", "RoutingTable"]
@@ -142,17 +141,6 @@ class Decision:
         return "\n".join(lines)
 
 
-def url_path(raw_path: str) -> str:
-    """The decoded path a Service receives before middlewares (``req.URL.Path`` after sanitizing)."""
-    from .request import _normalize
-
-    escaped = _normalize(raw_path)
-    cleaned = go_clean(escaped)
-    if escaped.endswith("/") and not cleaned.endswith("/"):
-        cleaned += "/"
-    return unquote(cleaned, errors="surrogateescape")
-
-
 class RoutingTable:
     """Every route of a render, sorted as Traefik sorts routers; :meth:`resolve` predicts."""
 
@@ -224,7 +212,7 @@ class RoutingTable:
         top = matching[0].priority
         candidates = [r for r in matching if r.priority == top]
         winner = candidates[0]
-        upstream = winner.upstream_path(url_path(req.raw_path))
+        upstream = winner.upstream_path(req.url_path)
         higher = [r for r in routes if r.priority > top or (r.priority == top and r not in matching)]
         near = [(r, r.rule.why_not(req)) for r in higher]  # type: ignore[union-attr]
         near.sort(key=lambda item: len(item[1]))
