@@ -128,11 +128,15 @@ class LocalTraefik:
     """The real pinned Traefik on loopback, serving ``table``'s routes to local backends.
 
     ``with LocalTraefik(table) as t: t.ask(Request.from_url("GET", "http://h/x")).backend``
+
+    ``backend_urls`` sends chosen Services to real servers instead (``{"api:80": "http://127.0.0.1:5000"}``).
     """
 
-    def __init__(self, table: RoutingTable, binary: str | None = None, timeout: float = 20):
+    def __init__(self, table: RoutingTable, binary: str | None = None, timeout: float = 20,
+                 backend_urls: dict[str, str] | None = None):
         self.table = table
         self.binary = binary
+        self.backend_urls = dict(backend_urls or {})  # "svc:port" -> a real server instead of a local echo
         self.timeout = timeout
         self.ports: dict[str, int] = {}
         self.refused: dict[str, str] = {}   # router name -> Traefik's error
@@ -147,10 +151,11 @@ class LocalTraefik:
         started = time.monotonic()
         binary = self.binary or traefik_binary()
         routes = served_routes(self.table)
-        self._backends = Backends([b for r in routes for b in r.backends]).start()
+        self._backends = Backends([b for r in routes for b in r.backends if b not in self.backend_urls]).start()
         self._tmp = tempfile.TemporaryDirectory(prefix="chartest-traefik-")
         dyn = Path(self._tmp.name) / "dynamic.yaml"
-        dyn.write_text(yaml.safe_dump(dynamic_config(self.table, self._backends.url), sort_keys=True))
+        url = lambda b: self.backend_urls.get(b) or self._backends.url(b)  # noqa: E731
+        dyn.write_text(yaml.safe_dump(dynamic_config(self.table, url), sort_keys=True))
         eps = sorted({ep for r in routes for ep in r.entry_points} | {"web"})
         self.ports = {ep: _free_port() for ep in eps}
         api_port = _free_port()
