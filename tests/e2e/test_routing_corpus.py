@@ -67,11 +67,15 @@ def through_cluster(traefik_url: str, table: RoutingTable, corpus: list[Request]
     host, port = ingress_target(traefik_url)
     pool: dict = {}
     out = []
-    for req in corpus:
-        d = table.resolve(req)
-        obs = send(host, port, Request(req.method, req.host, req.target, req.headers, req.websocket), pool)
-        if why := disagreement(d, obs):
-            out.append(f"{req.label()}: {why}")
+    try:
+        for req in corpus:
+            d = table.resolve(req)
+            obs = send(host, port, Request(req.method, req.host, req.target, req.headers, req.websocket), pool)
+            if why := disagreement(d, obs):
+                out.append(f"{req.label()}: {why}")
+    finally:
+        for conn in pool.values():
+            conn.close()
     return out
 
 

@@ -134,7 +134,11 @@ def _asker(args, table):
     def cluster():
         host, port = _cluster_target(args)
         pool: dict = {}
-        yield lambda req: send(host, port, req, pool)
+        try:
+            yield lambda req: send(host, port, req, pool)
+        finally:
+            for conn in pool.values():
+                conn.close()
 
     return local() if args.live else cluster() if args.cluster else None
 

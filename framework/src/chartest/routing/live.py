@@ -165,9 +165,9 @@ class LocalTraefik:
         for ep, port in self.ports.items():  # no grace period: stopping is part of the seconds budget
             args += [f"--entryPoints.{ep}.address=127.0.0.1:{port}",
                      f"--entryPoints.{ep}.transport.lifeCycle.graceTimeOut=0s"]
-        log = open(Path(self._tmp.name) / "traefik.log", "wb")
-        self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self._tmp.name)
         self._log_path = Path(self._tmp.name) / "traefik.log"
+        with open(self._log_path, "wb") as log:
+            self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self._tmp.name)
         try:
             self._wait_ready(api_port, {_router_name(r) for r in routes})
         except Exception:
@@ -183,11 +183,10 @@ class LocalTraefik:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"traefik exited with {self._proc.returncode}: "
                                    f"{self._log_path.read_text(errors='replace')[-2000:]}")
+            conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=2)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=2)
                 conn.request("GET", "/api/http/routers?per_page=1000")
                 data = json.loads(conn.getresponse().read() or b"[]")
-                conn.close()
                 seen = {r["name"].split("@")[0]: r for r in data if r.get("provider") == "file"}
                 if expected <= set(seen):
                     self.refused = {n: "; ".join(r.get("error") or []) for n, r in seen.items()
@@ -196,6 +195,8 @@ class LocalTraefik:
                 last = f"{len(seen)}/{len(expected)} routers loaded"
             except (OSError, ValueError, http.client.HTTPException) as exc:
                 last = str(exc)
+            finally:
+                conn.close()
             time.sleep(0.05)
         raise TimeoutError(f"traefik did not load its routers within {self.timeout}s ({last})")
 
