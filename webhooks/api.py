@@ -5,11 +5,23 @@ the OpenAPI description is :mod:`webhooks.openapi`, served at
 ``GET /docs/openapi.json``.
 
 POST /data stores first, then publishes ``{"content": ..., "created_at": ...}``
-(one JSON encoding) on NATS subject ``data.<webhook name>``:
+(one JSON encoding) on NATS subject ``data.<webhook name>`` with the headers
+``Webhook-Id`` (the webhook's never-reused identity) and ``Payload-Seq``:
 
 * store failure -> 503 ``{"error": ...}``: nothing acknowledged is lost;
 * publish failure -> still 201; the payload is stored and GET /data returns
-  it, a warning is logged (live delivery is best effort, history is not).
+  it, a warning is logged, and once NATS is back the api publishes
+  ``webhooks.resync`` so that ws sends the missed payloads from the database.
+
+Bounded memory: a body is counted against a per-process budget
+(``PARSE_BUDGET_BYTES``; a body that cannot get budget within 2 s -> 503 with
+``Retry-After``) before it is read; it must start like a JSON object or string
+(anything else is refused before parsing); and its values are counted with a
+linear scan before ``json.loads`` builds any object (more than
+``MAX_JSON_VALUES`` -> 413). So no request builds a huge object graph.
+
+DELETE /wh (and retention) publish the webhook's id on ``webhooks.closed``:
+ws closes that webhook's sockets.
 """
 
 from __future__ import annotations
@@ -30,10 +42,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import logs
-from .bus import Bus, BusUnavailable
+from .bus import (CLOSED_SUBJECT, HEADER_SEQ, HEADER_WEBHOOK_ID, RESYNC_SUBJECT, Bus,
+                  BusUnavailable)
 from .config import Settings
 from .openapi import spec as openapi_spec
-from .store import Store, StoreError, encode_content, iso, now
+from .store import Store, StoreError, encode_content, frame, iso, now
 
 log = logs.get("webhooks.api")
 
@@ -43,9 +56,10 @@ MAX_NBR = 100
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 def error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -107,16 +121,79 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class BodyBudget:
+    """Bytes of request bodies being read and parsed at once in this process."""
+
+    def __init__(self, capacity: int, wait_seconds: float = 2.0):
+        self.capacity = capacity
+        self.wait_seconds = wait_seconds
+        self.used = 0
+        self._changed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def reserve(self, size: int):
+        """Hold ``size`` bytes of budget (one body may always run alone); 503 if none frees up."""
+        size = max(size, 1)
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(
+                    lambda: self.used == 0 or self.used + size <= self.capacity), self.wait_seconds)
+            except asyncio.TimeoutError:
+                raise ApiError(503, "too many payloads being processed, retry later",
+                               headers={"Retry-After": "1"}) from None
+            self.used += size
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.used -= size
+                self._changed.notify_all()
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+
+
+def count_values(text: str, limit: int) -> int:
+    """How many JSON values ``text`` holds (``[``, ``{`` and ``,`` outside strings), stopping past ``limit``.
+
+    Linear, no objects built: strings are skipped with one possessive regex
+    match each; an unterminated string ends the count (json.loads reports it).
+    """
+    count, pos, end_of_text = 0, 0, len(text)
+    while True:
+        quote = text.find('"', pos)
+        end = end_of_text if quote < 0 else quote
+        count += text.count("[", pos, end) + text.count("{", pos, end) + text.count(",", pos, end)
+        if count > limit or quote < 0:
+            return count
+        match = _JSON_STRING.match(text, quote)
+        if match is None:
+            return count
+        pos = match.end()
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_payload(body: bytes) -> tuple[Any, str]:
+def parse_payload(body: bytes, max_values: int = 20_000) -> tuple[Any, str]:
     """Validate a payload body; returns the value and its canonical JSON text."""
     if not body.strip():
         raise ApiError(400, "empty body: send a JSON object or a non-empty JSON string")
     try:
-        value = json.loads(body, parse_constant=_reject_constant)
+        text = body.decode(json.detect_encoding(body), "surrogatepass")  # as json.loads does
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ApiError(400, f"invalid JSON: {exc}") from None
+    del body
+    start = text.lstrip(" \t\r\n\ufeff")[:1]
+    if start == "":
+        raise ApiError(400, "empty body: send a JSON object or a non-empty JSON string")
+    if start not in '{"':
+        raise ApiError(400, "payload must be a JSON object or a non-empty JSON string")
+    if count_values(text, max_values) > max_values:
+        raise ApiError(413, f"payload too complex (limit {max_values} JSON values)")
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise ApiError(400, "invalid JSON: nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
@@ -155,33 +232,54 @@ async def create_webhook(request: Request) -> Response:
                          "created_at": iso(doc["created_at"])}, status_code=201)
 
 
+async def announce_closed(app: Starlette, webhook_id: str) -> None:
+    """Tell ws to close the sockets of a deleted or expired webhook."""
+    try:
+        await app.state.bus.publish(CLOSED_SUBJECT, webhook_id.encode())
+    except BusUnavailable as exc:  # ws re-checks its sockets against the database periodically
+        log.warning("webhook closed but not announced", error=str(exc))
+
+
 async def delete_webhook(request: Request) -> Response:
     hook = await authenticate(request)
-    await request.app.state.store.delete_webhook(hook["name"])
+    gone = await request.app.state.store.delete_webhook(hook)
+    if gone is None:
+        raise ApiError(404, "not found")
+    await announce_closed(request.app, gone["id"])
     log.info("webhook deleted", webhook=hook["name"])
     return JSONResponse({"info": f"webhook {hook['name']} deleted"})
 
 
 async def webhook_info(request: Request) -> Response:
     hook = await authenticate(request)
-    info = await request.app.state.store.webhook_info(hook["name"])
+    info = Store.info(hook)
     return JSONResponse({"info": {"name": hook["name"], "created_at": iso(hook["created_at"]), **info}})
 
 
 async def post_data(request: Request) -> Response:
     hook = await authenticate(request)
     settings: Settings = request.app.state.settings
-    body = await read_limited(request, settings.max_payload_bytes)
     if not is_json_type(request.headers.get("content-type")):
         raise ApiError(400, "Content-Type must be application/json")
-    _value, text = parse_payload(body)
-    created = now()
-    name = hook["name"]
-    await request.app.state.store.insert_payload(name, _value, created)
-    message = '{"content":%s,"created_at":%s}' % (text, json.dumps(iso(created)))
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isdigit() and int(declared) <= settings.max_payload_bytes \
+        else settings.max_payload_bytes
+    async with request.app.state.body_budget.reserve(size):
+        body = await read_limited(request, settings.max_payload_bytes)
+        _value, text = parse_payload(body, settings.max_json_values)
+        del body, _value
+        created = now()
+        name = hook["name"]
+        seq = await request.app.state.store.insert_payload(hook, text, created)
+        if seq is None:
+            raise ApiError(404, "not found")  # deleted while this request was running
+        message = frame(text, created).encode("utf-8")
+        del text
     try:
-        await request.app.state.bus.publish(f"data.{name}", message.encode("utf-8"))
+        await request.app.state.bus.publish(
+            f"data.{name}", message, headers={HEADER_WEBHOOK_ID: hook["id"], HEADER_SEQ: str(seq)})
     except BusUnavailable as exc:
+        request.app.state.missed_publish = True
         log.warning("payload stored but not published", webhook=name, error=str(exc))
     return JSONResponse({"info": "payload saved"}, status_code=201)
 
@@ -189,7 +287,7 @@ async def post_data(request: Request) -> Response:
 async def get_data(request: Request) -> Response:
     hook = await authenticate(request)
     nbr = parse_nbr(request.query_params.get("nbr"))
-    docs = await request.app.state.store.list_payloads(hook["name"], nbr, raw=True)
+    docs = await request.app.state.store.list_payloads(hook, nbr, raw=True)
     items = ",".join('{"content":%s,"created_at":%s}' % (d["content"], json.dumps(d["created_at"]))
                      for d in docs)
     return raw_json('{"webhook":%s,"data":[%s]}' % (json.dumps(hook["name"]), items))
@@ -223,7 +321,9 @@ async def openapi(request: Request) -> Response:
 # --- errors -------------------------------------------------------------------------
 
 async def on_api_error(request: Request, exc: ApiError) -> Response:
-    return error(exc.status, exc.message)
+    response = error(exc.status, exc.message)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def on_http_exception(request: Request, exc: HTTPException) -> Response:
@@ -257,25 +357,47 @@ def by_method(no_head: bool = False, **handlers):
 # --- app ----------------------------------------------------------------------------
 
 async def _maintenance(app: Starlette) -> None:
-    """Create the indexes (retrying until the database answers), then enforce retention."""
+    """Create the indexes (retrying until the database answers), then enforce retention
+    and delete the payloads of deleted webhooks in batches."""
     settings: Settings = app.state.settings
     store: Store = app.state.store
     retention = timedelta(days=settings.retention_days)
     while True:
         try:
-            await store.ensure_indexes(int(retention.total_seconds()))
+            await store.ensure_indexes()
             break
         except Exception as exc:
             log.warning("cannot create indexes yet; retrying", error=str(exc)[:300])
             await asyncio.sleep(2)
     while True:
         try:
-            removed = await store.cleanup(retention)
-            if removed["webhooks"] or removed["payloads"]:
-                log.info("retention cleanup", removed=removed, retention_days=settings.retention_days)
+            expired = await store.expire(retention)
+            for gone in expired:
+                await announce_closed(app, gone["id"])
+            purged = await store.purge_deleted()
+            if expired or purged:
+                log.info("retention cleanup", webhooks=len(expired), payloads=purged,
+                         retention_days=settings.retention_days)
         except Exception as exc:
             log.warning("retention cleanup failed", error=str(exc)[:300])
         await asyncio.sleep(settings.cleanup_interval_seconds)
+
+
+async def _resync_after_missed_publishes(app: Starlette) -> None:
+    """Once NATS is back after a failed publish, ask ws to fetch what it missed from the store."""
+    while True:
+        await asyncio.sleep(0.5)
+        if app.state.missed_publish and app.state.bus.connected:
+            app.state.missed_publish = False
+            await _publish_resync(app)
+
+
+async def _publish_resync(app: Starlette) -> None:
+    try:
+        await app.state.bus.publish(RESYNC_SUBJECT, b"{}")
+        log.info("asked ws to resync from the database")
+    except BusUnavailable:
+        app.state.missed_publish = True
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -283,16 +405,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
-        app.state.store = Store(settings.mongodb_url, settings.mongo_timeout_ms)
+        app.state.store = Store(settings.mongodb_url, settings.mongo_timeout_ms, settings.wordlist_size)
         app.state.bus = Bus(settings.nats_servers, name="webhooks-api")
+        app.state.bus.on_reconnect(lambda: _publish_resync(app))
+        app.state.body_budget = BodyBudget(settings.parse_budget_bytes)
+        app.state.missed_publish = False
         await app.state.bus.start()
         task = asyncio.create_task(_maintenance(app), name="maintenance")
+        resync = asyncio.create_task(_resync_after_missed_publishes(app), name="resync")
         log.info("api started", max_payload_bytes=settings.max_payload_bytes,
                  retention_days=settings.retention_days)
         try:
             yield
         finally:
             task.cancel()
+            resync.cancel()
             await app.state.bus.close()
             await app.state.store.close()
 

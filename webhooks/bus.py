@@ -4,6 +4,10 @@
 fatal), keeps the subscriptions it was given across reconnects (nats-py
 re-subscribes by itself), and refuses to publish while disconnected so that
 callers know the message did not go out.
+
+Callbacks given to :meth:`Bus.on_reconnect` run after every reconnection:
+messages may have been lost while the connection was down, and the services
+repair that from the database (see :mod:`webhooks.ws`, "No payload lost").
 """
 
 from __future__ import annotations
@@ -21,6 +25,13 @@ log = logs.get("webhooks.bus")
 
 Handler = Callable[[Msg], Awaitable[None]]
 
+# subjects and headers shared by api (publisher) and ws (subscriber)
+DATA_SUBJECTS = "data.*"            # data.<webhook name>: one payload frame
+CLOSED_SUBJECT = "webhooks.closed"  # body: a deleted or expired webhook's id
+RESYNC_SUBJECT = "webhooks.resync"  # publishes may have been lost: re-check from the database
+HEADER_WEBHOOK_ID = "Webhook-Id"    # the webhook's never-reused identity
+HEADER_SEQ = "Payload-Seq"          # the payload's sequence number within its webhook
+
 
 class BusUnavailable(RuntimeError):
     """Not connected to NATS (yet, or at the moment)."""
@@ -32,6 +43,7 @@ class Bus:
         self.name = name
         self.nc: Client | None = None
         self._subs: list[tuple[str, Handler]] = []
+        self._reconnect_callbacks: list[Callable[[], Awaitable[None]]] = []
         self._task: asyncio.Task | None = None
         self._closing = False
 
@@ -42,6 +54,10 @@ class Bus:
     def subscribe(self, subject: str, handler: Handler) -> None:
         """Register a subscription; made at (first) connect, kept across reconnects."""
         self._subs.append((subject, handler))
+
+    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` after each reconnection (not after the first connect)."""
+        self._reconnect_callbacks.append(callback)
 
     async def start(self) -> None:
         """Connect in the background (retrying until NATS answers)."""
@@ -79,18 +95,26 @@ class Bus:
 
     async def _on_reconnected(self) -> None:
         log.info("nats reconnected")
+        for callback in self._reconnect_callbacks:
+            asyncio.get_running_loop().create_task(self._run_callback(callback))
+
+    async def _run_callback(self, callback: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await callback()
+        except Exception as exc:
+            log.warning("reconnect callback failed", error=str(exc)[:300] or type(exc).__name__)
 
     async def _on_closed(self) -> None:
         if not self._closing:
             log.warning("nats connection closed")
 
-    async def publish(self, subject: str, data: bytes) -> None:
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
         """Publish one message; :class:`BusUnavailable` when not connected."""
         nc = self.nc
         if nc is None or not nc.is_connected:
             raise BusUnavailable("not connected to NATS")
         try:
-            await nc.publish(subject, data)
+            await nc.publish(subject, data, headers=headers)
         except Exception as exc:
             raise BusUnavailable(str(exc) or type(exc).__name__) from exc
 

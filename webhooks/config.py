@@ -8,7 +8,13 @@
 | ``RETENTION_DAYS`` | ``2`` | webhooks and payloads older than this are deleted (api) |
 | ``CLEANUP_INTERVAL_SECONDS`` | ``600`` | how often the api runs the retention cleanup |
 | ``MONGO_TIMEOUT_MS`` | ``3000`` | server selection / connect timeout of the MongoDB client |
+| ``MAX_JSON_VALUES`` | ``20000`` | most JSON values (containers and elements) in one payload, counted before parsing; more -> 413 (api) |
+| ``PARSE_BUDGET_BYTES`` | ``8388608`` | bodies being read and parsed at once, in bytes, per api process; a body that does not fit within 2 s -> 503 (api) |
+| ``WORDLIST_SIZE`` | ``0`` (all) | names drawn from the first N words of each list (a test knob that forces name reuse) |
 | ``WS_QUEUE_SIZE`` | ``256`` | frames buffered per websocket client before it is dropped (ws) |
+| ``WS_QUEUE_BYTES`` | ``4194304`` | bytes buffered per websocket client before it is dropped (ws; a single larger frame is still let through) |
+| ``WS_TOTAL_QUEUE_BYTES`` | ``33554432`` | bytes buffered for all clients of a ws process; the client that would exceed it is dropped (ws) |
+| ``WS_RESYNC_SECONDS`` | ``30`` | how often ws re-checks its sockets against the database (deleted webhooks closed, missed payloads sent) |
 | ``WS_PING_INTERVAL`` | ``20`` | websocket ping interval in seconds (ws) |
 | ``LOG_LEVEL`` | ``INFO`` | DEBUG, INFO, WARNING, ERROR |
 | ``PORT`` | per service (api 5000, ws 8080, www 3000) | listen port (bind 0.0.0.0) |
@@ -31,7 +37,13 @@ class Settings(BaseModel):
     retention_days: float = Field(2, gt=0)
     cleanup_interval_seconds: float = Field(600, gt=0)
     mongo_timeout_ms: int = Field(3000, gt=0)
+    max_json_values: int = Field(20_000, gt=0)
+    parse_budget_bytes: int = Field(8 * 1024 * 1024, gt=0)
+    wordlist_size: int = Field(0, ge=0)
     ws_queue_size: int = Field(256, gt=0)
+    ws_queue_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    ws_total_queue_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    ws_resync_seconds: float = Field(30, gt=0)
     ws_ping_interval: float = Field(20, gt=0)
     log_level: str = "INFO"
     port: int | None = Field(None, gt=0, lt=65536)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
@@ -15,9 +16,32 @@ _shared = [
 ]
 
 
+# a token's value after ``token=`` (any shape, any encoding of the separator), and
+# anything shaped like a token (30 hex characters standing alone)
+_TOKEN_PARAM = re.compile(r"(token(?:=|%3[dD]))[^&\s\"'\\]+", re.IGNORECASE)
+_TOKEN_SHAPE = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{30}(?![0-9a-fA-F])")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """``text`` with every token (query parameter or token-shaped string) replaced."""
+    return _TOKEN_SHAPE.sub(REDACTED, _TOKEN_PARAM.sub(r"\1" + REDACTED, text))
+
+
+class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
+    """The JSON line formatter, with tokens removed from the finished line.
+
+    Applied last, so it covers every logger (uvicorn's websocket handshake line
+    ``"WebSocket /ws?token=..."`` included), exception texts and tracebacks.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def configure(level: str = "INFO", service: str = "") -> None:
     """Send every log record (structlog's and the stdlib's) to stdout as one JSON line."""
-    formatter = structlog.stdlib.ProcessorFormatter(
+    formatter = RedactingFormatter(
         foreign_pre_chain=_shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,

@@ -1,40 +1,56 @@
 """MongoDB storage of webhooks and payloads (pymongo's asyncio API).
 
-Collections of the database named in ``MONGODB_URL``:
+Every hot path is a point read or write by ``_id``: FerretDB's SQLite backend
+(the offline stand-in for MongoDB) pushes only ``{_id: <value>}`` filters down
+to SQLite and scans the whole table for anything else, and on MongoDB ``_id``
+is the one index that always exists. So the schema is keyed for it:
 
-* ``webhooks``: ``{name, token, created_at}``; unique indexes on ``token`` and ``name``.
-* ``payloads``: ``{webhook: <name>, content, created_at}``; index on
-  ``(webhook, created_at)``. ``content`` is stored as its JSON text (one
-  canonical encoding) rather than as a BSON sub-document: arbitrary JSON
-  (keys with ``$`` or ``.``, NUL in keys, integers beyond 64 bits, deep
-  nesting) would not all survive BSON, and every accepted payload must be
-  stored and given back unchanged. Readers get the decoded value back.
+* ``webhooks``: ``{_id: sha256(token), id, name, created_at, seq,
+  last_payload_at}``. The token itself is never stored; a lookup hashes the
+  presented token. ``id`` is a random 128-bit identity that is never reused
+  (names are: they are drawn from ~690,000 combinations), so live delivery is
+  keyed by ``id``. ``seq`` counts the webhook's payloads. Unique index on ``name``.
+* ``payloads``: ``{_id: "<webhook id>:<seq, 12 digits>", webhook: <name>,
+  webhook_id, seq, content, created_at}``. ``GET /data?nbr=N`` reads the N
+  newest ids directly from the webhook's ``seq``. ``content`` is the payload's
+  canonical JSON text (arbitrary JSON -- ``$``/``.`` keys, huge integers, deep
+  nesting -- would not all survive BSON). Index on ``(webhook_id, created_at)``
+  for MongoDB-side queries.
+* ``counters``: ``{_id: "totals", webhooks, payloads}`` kept with ``$inc``, so
+  ``/stats`` reads one document instead of counting collections.
+* ``deleted_webhooks``: ``{_id: <webhook id>, upto: <seq>, done: <seq>,
+  deleted_at}``: a DELETE (or retention) removes the webhook document at once
+  (its payloads become unreachable), and the payloads are deleted afterwards in
+  batches by id (resumable: ``done`` records progress).
 
-``created_at`` is a BSON date (UTC, millisecond precision); the API renders
-it as ISO-8601 with offset.
-
-Retention: documents older than ``RETENTION_DAYS`` are deleted. MongoDB
-would do it with a TTL index, but FerretDB (the offline stand-in) answers
-``expireAfterSeconds`` with NotImplemented, so :meth:`Store.ensure_indexes`
-tries the TTL indexes and the api always runs :meth:`Store.cleanup`
-periodically as well (idempotent; harmless where TTL works).
+``created_at`` is a BSON date (UTC, millisecond precision); the API renders it
+as ISO-8601 with offset. Retention: webhooks older than ``RETENTION_DAYS`` are
+deleted with their payloads (payloads are never older than their webhook).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import secrets
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from . import logs, words
 
 log = logs.get("webhooks.store")
 
 StoreError = PyMongoError  # every failure of the database surfaces as this
+
+TOTALS = "totals"
+DELETE_BATCH = 200          # payload ids deleted per round trip batch
+DELETE_GRACE = timedelta(seconds=30)  # let in-flight inserts of a deleted webhook land first
+LEGACY_INDEXES = ("token_unique", "ttl", "webhook_created_at")
 
 
 def now() -> datetime:
@@ -55,12 +71,26 @@ def new_token() -> str:
     return secrets.token_hex(15)
 
 
+def token_hash(token: str) -> str:
+    """What the database keeps instead of the token (and looks it up by)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def payload_id(webhook_id: str, seq: int) -> str:
+    return f"{webhook_id}:{seq:012d}"
+
+
 def encode_content(content: Any) -> str:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
 
 
+def frame(content_text: str, created_at: datetime) -> str:
+    """The one JSON encoding of a payload on NATS and on the websocket."""
+    return '{"content":%s,"created_at":%s}' % (content_text, json.dumps(iso(created_at)))
+
+
 class Store:
-    def __init__(self, url: str, timeout_ms: int = 3000):
+    def __init__(self, url: str, timeout_ms: int = 3000, wordlist_size: int = 0):
         self.client = AsyncMongoClient(
             url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms, socketTimeoutMS=max(timeout_ms, 10_000),
@@ -69,7 +99,9 @@ class Store:
         self.db = self.client.get_default_database("webhooks")
         self.webhooks = self.db["webhooks"]
         self.payloads = self.db["payloads"]
-        self.ttl_supported: bool | None = None
+        self.counters = self.db["counters"]
+        self.graveyard = self.db["deleted_webhooks"]
+        self.wordlist_size = wordlist_size
 
     async def close(self) -> None:
         await self.client.close()
@@ -77,66 +109,96 @@ class Store:
     async def ping(self) -> None:
         await self.db.command("ping")
 
-    async def ensure_indexes(self, retention_seconds: int) -> None:
-        await self.webhooks.create_index([("token", ASCENDING)], unique=True, name="token_unique")
+    async def ensure_indexes(self) -> None:
+        for coll in (self.webhooks, self.payloads):
+            existing = [ix["name"] async for ix in await coll.list_indexes()]
+            for name in LEGACY_INDEXES:  # an older schema's: a unique token index would collide
+                if name in existing:
+                    await coll.drop_index(name)
+                    log.info("dropped legacy index", collection=coll.name, index=name)
         await self.webhooks.create_index([("name", ASCENDING)], unique=True, name="name_unique")
         await self.payloads.create_index(
-            [("webhook", ASCENDING), ("created_at", DESCENDING)], name="webhook_created_at")
-        try:
-            await self.webhooks.create_index([("created_at", ASCENDING)], name="ttl",
-                                             expireAfterSeconds=retention_seconds)
-            await self.payloads.create_index([("created_at", ASCENDING)], name="ttl",
-                                             expireAfterSeconds=retention_seconds)
-            self.ttl_supported = True
-        except OperationFailure as exc:
-            # FerretDB: NotImplemented. An existing TTL index with another expiry:
-            # IndexOptionsConflict. Either way the periodic cleanup enforces retention.
-            self.ttl_supported = False
-            log.info("ttl index unavailable; periodic cleanup enforces retention", reason=str(exc))
+            [("webhook_id", ASCENDING), ("created_at", DESCENDING)], name="webhook_id_created_at")
+
+    async def _count(self, **deltas: int) -> None:
+        await self.counters.update_one({"_id": TOTALS}, {"$inc": deltas}, upsert=True)
 
     # --- webhooks -----------------------------------------------------------------
 
     async def create_webhook(self) -> dict:
-        """Insert a new webhook with a fresh name and token; returns the document."""
-        for _attempt in range(10):
-            doc = {"name": words.slug(), "token": new_token(), "created_at": now()}
+        """Insert a new webhook with a fresh name and token; returns it with the token."""
+        for _attempt in range(20):
+            token = new_token()
+            doc = {"_id": token_hash(token), "id": uuid.uuid4().hex,
+                   "name": words.slug(self.wordlist_size), "created_at": now(),
+                   "seq": 0, "last_payload_at": None}
             try:
                 await self.webhooks.insert_one(doc)
             except DuplicateKeyError:
-                continue  # name (or, astronomically unlikely, token) taken: draw again
-            doc.pop("_id", None)
-            return doc
+                continue  # name taken: draw again
+            await self._count(webhooks=1)
+            return {**doc, "token": token}
         raise RuntimeError("could not find a free webhook name")
 
     async def find_webhook(self, token: str) -> dict | None:
-        return await self.webhooks.find_one({"token": token}, {"_id": 0})
+        return await self.find_webhook_by_hash(token_hash(token))
 
-    async def delete_webhook(self, name: str) -> None:
-        await self.payloads.delete_many({"webhook": name})
-        await self.webhooks.delete_one({"name": name})
+    async def find_webhook_by_hash(self, hashed: str) -> dict | None:
+        return await self.webhooks.find_one({"_id": hashed})
 
-    async def webhook_info(self, name: str) -> dict:
-        count = await self.payloads.count_documents({"webhook": name})
-        last = await self.payloads.find_one(
-            {"webhook": name}, {"created_at": 1}, sort=[("created_at", DESCENDING)])
-        return {"payload_nbr": count, "last_payload_date": iso(last["created_at"]) if last else "N/A"}
+    async def delete_webhook(self, hook: dict) -> dict | None:
+        """Remove the webhook now, its payloads in the background; the removed document."""
+        gone = await self.webhooks.find_one_and_delete({"_id": hook["_id"]})
+        if gone is None:
+            return None
+        seq = int(gone.get("seq") or 0)
+        await self.graveyard.update_one(
+            {"_id": gone["id"]}, {"$set": {"upto": seq, "deleted_at": now()},
+                                  "$setOnInsert": {"done": 0}}, upsert=True)
+        await self._count(webhooks=-1, payloads=-seq)
+        return gone
+
+    @staticmethod
+    def info(hook: dict) -> dict:
+        last = hook.get("last_payload_at")
+        return {"payload_nbr": int(hook.get("seq") or 0), "last_payload_date": iso(last) if last else "N/A"}
 
     # --- payloads -----------------------------------------------------------------
 
-    async def insert_payload(self, name: str, content: Any, created_at: datetime) -> None:
-        await self.payloads.insert_one(
-            {"webhook": name, "content": encode_content(content), "created_at": created_at})
+    async def insert_payload(self, hook: dict, content_text: str, created_at: datetime) -> int | None:
+        """Store one payload; its sequence number, or None when the webhook is gone."""
+        for _attempt in range(5):
+            doc = await self.webhooks.find_one_and_update(
+                {"_id": hook["_id"]}, {"$inc": {"seq": 1}, "$set": {"last_payload_at": created_at}},
+                return_document=ReturnDocument.AFTER)
+            if doc is None:
+                return None
+            seq = int(doc["seq"])
+            try:
+                await self.payloads.insert_one({
+                    "_id": payload_id(hook["id"], seq), "webhook": hook["name"], "webhook_id": hook["id"],
+                    "seq": seq, "content": content_text, "created_at": created_at})
+            except DuplicateKeyError:
+                continue  # a concurrent insert drew the same seq (non-atomic $inc): draw again
+            await self._count(payloads=1)
+            return seq
+        raise RuntimeError("could not allocate a payload sequence number")
 
-    async def list_payloads(self, name: str, limit: int, raw: bool = False) -> list[dict]:
+    async def get_payloads(self, webhook_id: str, seqs: list[int]) -> list[dict]:
+        """The payloads with these sequence numbers (point reads), in the given order; missing skipped."""
+        docs = await asyncio.gather(*(self.payloads.find_one(
+            {"_id": payload_id(webhook_id, s)}, {"content": 1, "created_at": 1, "seq": 1}) for s in seqs))
+        return [d for d in docs if d is not None]
+
+    async def list_payloads(self, hook: dict, limit: int, raw: bool = False) -> list[dict]:
         """The newest ``limit`` payloads, newest first: ``[{content, created_at}]``.
 
         With ``raw`` the content is left as its stored JSON text.
         """
-        cursor = self.payloads.find({"webhook": name}, {"_id": 0, "content": 1, "created_at": 1},
-                                    sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
-                                    limit=limit)
+        top = int(hook.get("seq") or 0)
+        docs = await self.get_payloads(hook["id"], list(range(top, max(0, top - limit), -1)))
         out = []
-        async for doc in cursor:
+        for doc in docs:
             content = doc.get("content")
             if not isinstance(content, str):  # written by someone else as a document
                 content = json.dumps(content, default=str)
@@ -146,22 +208,41 @@ class Store:
         return out
 
     async def stats(self) -> dict:
-        return {
-            "number_of_webhooks": await self.webhooks.count_documents({}),
-            "number_of_payloads_received": await self.payloads.count_documents({}),
-        }
+        doc = await self.counters.find_one({"_id": TOTALS}) or {}
+        return {"number_of_webhooks": max(0, int(doc.get("webhooks", 0))),
+                "number_of_payloads_received": max(0, int(doc.get("payloads", 0)))}
 
-    # --- retention ----------------------------------------------------------------
+    # --- retention and deferred deletes --------------------------------------------
 
-    async def cleanup(self, retention: timedelta) -> dict:
-        """Delete webhooks (with all their payloads) and payloads older than ``retention``."""
+    async def expire(self, retention: timedelta) -> list[dict]:
+        """Delete the webhooks older than ``retention``; the removed documents."""
         cutoff = now() - retention
-        expired = [d["name"] async for d in self.webhooks.find(
-            {"created_at": {"$lt": cutoff}}, {"name": 1, "_id": 0})]
-        removed_hooks = removed_payloads = 0
-        for name in expired:
-            removed_payloads += (await self.payloads.delete_many({"webhook": name})).deleted_count
-            removed_hooks += (await self.webhooks.delete_one({"name": name})).deleted_count
-        removed_payloads += (await self.payloads.delete_many(
-            {"created_at": {"$lt": cutoff}})).deleted_count
-        return {"webhooks": removed_hooks, "payloads": removed_payloads}
+        expired = [d async for d in self.webhooks.find({"created_at": {"$lt": cutoff}}, {"_id": 1})]
+        removed = []
+        for doc in expired:
+            gone = await self.delete_webhook(doc)
+            if gone is not None:
+                removed.append(gone)
+        return removed
+
+    async def purge_deleted(self, budget: int = 20_000) -> int:
+        """Delete payloads of deleted webhooks in batches (at most ``budget`` ids per call)."""
+        removed = 0
+        ripe = now() - DELETE_GRACE
+        for entry in await self.graveyard.find({}).to_list(1000):
+            if entry.get("deleted_at") and entry["deleted_at"] > ripe:
+                continue
+            done, upto = int(entry.get("done", 0)), int(entry.get("upto", 0))
+            while done < upto and budget > 0:
+                batch = list(range(done + 1, min(upto, done + DELETE_BATCH) + 1))
+                results = await asyncio.gather(*(self.payloads.delete_one(
+                    {"_id": payload_id(entry["_id"], s)}) for s in batch))
+                removed += sum(r.deleted_count for r in results)
+                done = batch[-1]
+                budget -= len(batch)
+                await self.graveyard.update_one({"_id": entry["_id"]}, {"$set": {"done": done}})
+            if done >= upto:
+                await self.graveyard.delete_one({"_id": entry["_id"]})
+            if budget <= 0:
+                break
+        return removed

@@ -35,6 +35,13 @@ squid stork swan tapir tiger toucan turtle walrus weasel whale wolf wombat yak z
 """.split()
 
 
-def slug() -> str:
-    """A random name like ``brave-teal-otter`` (about 800 000 combinations)."""
-    return "-".join(secrets.choice(words) for words in (ADJECTIVES, COLOURS, ANIMALS))
+def slug(wordlist_size: int = 0) -> str:
+    """A random name like ``brave-teal-otter`` (about 690,000 combinations).
+
+    ``wordlist_size`` > 0 draws from the first N words of each list only: a test
+    knob (``WORDLIST_SIZE``) that makes names collide on purpose.
+    """
+    lists = (ADJECTIVES, COLOURS, ANIMALS)
+    if wordlist_size > 0:
+        lists = tuple(words[:wordlist_size] for words in lists)
+    return "-".join(secrets.choice(words) for words in lists)

@@ -1,6 +1,6 @@
 """Fixtures of the services tier: the real api, ws and www against real nats-server and FerretDB.
 
-Everything runs locally as subprocesses (see :mod:`chartest.servers`); no mocks.
+Everything runs locally as subprocesses (see :mod:`webhooks_testing.local_stack`); no mocks.
 Tests here must not import this module (``tests/unit`` imports its own
 ``conftest`` by name); they use the fixtures.
 """
@@ -8,14 +8,16 @@ Tests here must not import this module (``tests/unit`` imports its own
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
 import websocket
 
-from chartest.servers import Stack
+from webhooks_testing.local_stack import Stack
 
 # small timeouts so that failure tests (database down) answer fast
 STACK_ENV = {"MONGO_TIMEOUT_MS": "1000", "LOG_LEVEL": "INFO", "MAX_PAYLOAD_BYTES": "65536"}
@@ -74,6 +76,40 @@ class Client:
             sock.close()
 
     @staticmethod
+    def read_until_closed(sock: websocket.WebSocket, timeout: float = 10) -> tuple[list[str], int | None, str]:
+        """Every text frame until the server closes the socket: (frames, close code, reason).
+
+        The code is None when the socket stayed open for ``timeout`` seconds.
+        """
+        frames: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                opcode, data = sock.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                break
+            except (websocket.WebSocketConnectionClosedException, ConnectionError):
+                return frames, 1006, ""
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+                return frames, code, data[2:].decode("utf-8", "replace")
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                frames.append(data.decode("utf-8"))
+        return frames, None, ""
+
+    @staticmethod
+    def peak_rss(server) -> int:
+        """The highest resident set size (bytes) the server's process has had (VmHWM)."""
+        status = Path(f"/proc/{server.proc.pid}/status").read_text()
+        return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1)) * 1024
+
+    @staticmethod
+    def rss(server) -> int:
+        status = Path(f"/proc/{server.proc.pid}/status").read_text()
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)) * 1024
+
+    @staticmethod
     def wait_for(predicate, timeout: float = 10, interval: float = 0.05, what: str = "condition"):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -113,6 +149,23 @@ def fragile(fragile_stack) -> Client:
     client.wait_for(lambda: _status(f"{fragile_stack.api.url}/app/readyz") == 200
                     and _status(f"{fragile_stack.ws.url}/readyz") == 200,
                     timeout=30, what="the fragile stack to be ready again")
+
+
+@pytest.fixture(scope="session")
+def chart_memory_limit():
+    """The chart's memory limit of a service, in bytes (chart/values.yaml)."""
+    import yaml
+
+    values = yaml.safe_load((Path(__file__).resolve().parents[2] / "chart" / "values.yaml").read_text())
+    units = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3}
+
+    def limit(service: str) -> int:
+        raw = str(values[service]["resources"]["limits"]["memory"])
+        for suffix, factor in units.items():
+            if raw.endswith(suffix):
+                return int(float(raw[:-2]) * factor)
+        return int(raw)
+    return limit
 
 
 def _status(url: str) -> int:

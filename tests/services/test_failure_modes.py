@@ -81,7 +81,7 @@ def test_readiness_follows_nats_and_delivery_recovers(fragile):
 
 def test_services_start_before_their_dependencies(tmp_path):
     """api and ws come up (live, not ready) while nats and FerretDB are down, then connect."""
-    from chartest.servers import free_port, start_ferretdb, start_nats, start_service
+    from webhooks_testing.local_stack import free_port, start_ferretdb, start_nats, start_service
 
     nats_port, mongo_port = free_port(), free_port()
     env = {"MONGODB_URL": f"mongodb://127.0.0.1:{mongo_port}/webhooks",
@@ -109,7 +109,7 @@ def test_services_start_before_their_dependencies(tmp_path):
 
 def test_retention_deletes_old_webhooks_and_payloads(fragile, tmp_path):
     """RETENTION_DAYS is enforced (FerretDB has no TTL indexes: the periodic cleanup does it)."""
-    from chartest.servers import start_service
+    from webhooks_testing.local_stack import start_service
 
     stack = fragile.stack
     env = {**stack.env, "MONGODB_URL": stack.mongo.url.rsplit("/", 1)[0] + "/retention",

@@ -20,6 +20,7 @@ class FakeSocket:
     def __init__(self, stalled: bool = False):
         self.sent: list[str] = []
         self.closed: int | None = None
+        self.reason = ""
         self.release = asyncio.Event()
         if not stalled:
             self.release.set()
@@ -28,8 +29,9 @@ class FakeSocket:
         await self.release.wait()
         self.sent.append(text)
 
-    async def close(self, code: int = 1000) -> None:
+    async def close(self, code: int = 1000, reason: str = "") -> None:
         self.closed = code
+        self.reason = reason
 
 
 def test_slow_client_is_dropped_without_blocking_others():
@@ -49,6 +51,37 @@ def test_slow_client_is_dropped_without_blocking_others():
         assert slow_sock.closed == 1013
         assert hub.count() == 1
         fast.task.cancel()
+        assert hub.queued_bytes == 0  # the dropped client's queue was released
+
+    asyncio.run(scenario())
+
+
+def test_queue_is_capped_in_bytes_and_frames_are_sent_once():
+    async def scenario():
+        hub = Hub(total_bytes=10_000)
+        slow = Client(FakeSocket(stalled=True), "hook", queue_size=1000, queue_bytes=2500)
+        hub.add(slow)
+        big = "x" * 1000
+        assert hub.dispatch("hook", big, seq=1) == 1
+        assert hub.dispatch("hook", big, seq=1) == 0          # the same payload again: not queued twice
+        assert hub.dispatch("hook", big, seq=2) == 1
+        assert hub.queued_bytes == 2000
+        assert hub.dispatch("hook", big, seq=3) == 0          # 3000 bytes > 2500: dropped
+        assert slow.dropped and hub.queued_bytes == 0
+        await asyncio.sleep(0)
+        assert slow.websocket.closed == 1013
+        # one frame larger than the per-client cap still goes to an empty queue
+        roomy = Client(FakeSocket(stalled=True), "other", queue_bytes=10)
+        hub.add(roomy)
+        assert hub.offer(roomy, big, 1) and not roomy.dropped
+        # the process-wide cap drops the client whose frame would exceed it
+        many = [Client(FakeSocket(stalled=True), f"h{i}", queue_bytes=5000) for i in range(6)]
+        for c in many:
+            hub.add(c)
+            hub.offer(c, big, 1)
+            hub.offer(c, big, 2)
+        assert hub.queued_bytes <= 10_000
+        assert any(c.dropped for c in many)
 
     asyncio.run(scenario())
 
