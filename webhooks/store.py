@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -102,6 +103,9 @@ class Store:
         self.counters = self.db["counters"]
         self.graveyard = self.db["deleted_webhooks"]
         self.wordlist_size = wordlist_size
+        # FerretDB's findAndModify $inc is not atomic: writers of one webhook in this
+        # process take turns (striped locks); other replicas' rare collisions are retried
+        self._seq_locks = [asyncio.Lock() for _ in range(64)]
 
     async def close(self) -> None:
         await self.client.close()
@@ -167,7 +171,13 @@ class Store:
 
     async def insert_payload(self, hook: dict, content_text: str, created_at: datetime) -> int | None:
         """Store one payload; its sequence number, or None when the webhook is gone."""
-        for _attempt in range(5):
+        async with self._seq_locks[hash(hook["id"]) % len(self._seq_locks)]:
+            return await self._insert_payload(hook, content_text, created_at)
+
+    async def _insert_payload(self, hook: dict, content_text: str, created_at: datetime) -> int | None:
+        for attempt in range(10):
+            if attempt:
+                await asyncio.sleep(random.uniform(0.001, 0.02) * attempt)
             doc = await self.webhooks.find_one_and_update(
                 {"_id": hook["_id"]}, {"$inc": {"seq": 1}, "$set": {"last_payload_at": created_at}},
                 return_document=ReturnDocument.AFTER)

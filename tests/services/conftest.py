@@ -179,3 +179,9 @@ def _status(url: str) -> int:
 def fuzz_hook(client) -> dict:
     """One webhook that the property tests post into."""
     return client.new_webhook()
+
+
+@pytest.fixture(scope="session")
+def client_for():
+    """Client for a stack of a test module's own (``client_for(stack)``)."""
+    return Client
