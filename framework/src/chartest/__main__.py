@@ -14,6 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     from .routing.cli import add_parser as add_route_parser
 
     add_route_parser(sub)
+    from .gate.cli import add_parser as add_gate_parser
+
+    add_gate_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args) or 0
 

@@ -56,6 +56,13 @@ def _chart_name(s: "Settings") -> str:
         return "release"
 
 
+def _base_ref(s: "Settings") -> str | None:
+    """merge-base with the main branch (HEAD~1 on it); None outside git: the gate then says so."""
+    from .gate.gitref import default_base_ref
+
+    return default_base_ref(s.chart if s.chart.exists() else s.rootdir)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("chart", "the chart under test (a directory with Chart.yaml)", "chart", "path",
             "--chart", "CHARTEST_CHART", "chartest_chart"),
@@ -95,6 +102,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("artifacts", "where failure dumps and screenshots go",
             lambda s: s.state_dir / "artifacts", "path",
             "--artifacts", "CHARTEST_ARTIFACTS", "chartest_artifacts"),
+    Setting("base_ref", "git ref the release gate compares the chart with (version bump, upgrade safety); "
+            "default: the merge-base of HEAD with main/master, HEAD~1 on their tip", _base_ref, "str",
+            "--base-ref", "CHARTEST_BASE_REF", "chartest_base_ref"),
+    Setting("gate_values", "values files the release gate lints and upgrades with, each on its own besides "
+            "the chart's defaults (default: the `values` setting's files)", lambda s: list(s.values), "paths",
+            "--gate-values", "CHARTEST_GATE_VALUES", "chartest_gate_values"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -1,0 +1,113 @@
+"""``helm lint --strict``, once per values file, with findings that name file and line.
+
+helm prints ``[ERROR] templates/: template: chart/templates/x.yaml:5:20: ...``
+or ``[WARNING] templates/x.yaml: ... line 12 ...``; each finding keeps helm's
+message and adds the file (relative to the chart) and line it points at, and
+the values file it was linted with. ``--strict`` makes warnings fail too.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .. import pins, tools
+from ..shell import env_with_tools
+
+__all__ = ["LintFinding", "LintResult", "helm_lint", "parse_lint_output"]
+
+_LINE = re.compile(r"^\[(ERROR|WARNING|INFO)\]\s+([^:]*):\s?(.*)$")
+_TEMPLATE_POS = re.compile(r"(?:^|[\s(])[^\s/:()]+/((?:templates|charts)/[^\s:()]+):(\d+)(?::\d+)?")
+_YAML_LINE = re.compile(r"\bline (\d+)\b")
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    severity: str            # ERROR | WARNING | INFO
+    file: str                # relative to the chart, as helm names it ("templates/api.yaml", "Chart.yaml")
+    line: int | None
+    message: str
+    values_file: str | None = None
+
+    @property
+    def fails(self) -> bool:
+        """Under --strict, warnings fail the lint as errors do."""
+        return self.severity in ("ERROR", "WARNING")
+
+    def where(self, chart_dir: Path | str = "") -> str:
+        name = self.values_file if self.file == "values.yaml" and self.values_file else \
+            f"{Path(chart_dir) / self.file if chart_dir else self.file}"
+        return f"{name}:{self.line}" if self.line else str(name)
+
+    def __str__(self) -> str:
+        with_values = f" (values: {self.values_file})" if self.values_file else ""
+        return f"{self.where()}: [{self.severity}] {self.message}{with_values}"
+
+
+@dataclass
+class LintResult:
+    chart_dir: Path
+    values_file: str | None
+    returncode: int
+    output: str
+    findings: list[LintFinding]
+
+    @property
+    def failures(self) -> list[LintFinding]:
+        found = [f for f in self.findings if f.fails]
+        if self.returncode != 0 and not found:  # helm failed without a finding we could parse
+            found = [LintFinding("ERROR", "Chart.yaml", None, self.output.strip() or "helm lint failed",
+                                 self.values_file)]
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def report(self) -> str:
+        shown = self.values_file or "the chart's own values.yaml"
+        lines = [f"helm lint --strict {self.chart_dir} with {shown}: {len(self.failures)} problem(s)"]
+        lines += [f"  {f.where(self.chart_dir)}: [{f.severity}] {f.message}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def parse_lint_output(text: str, values_file: str | None = None) -> list[LintFinding]:
+    """The findings of ``helm lint`` output, continuation lines joined to their finding."""
+    findings: list[list] = []
+    for raw in text.splitlines():
+        m = _LINE.match(raw.strip())
+        if m:
+            findings.append([m.group(1), m.group(2).strip(), m.group(3).strip()])
+        elif findings and raw.strip() and not raw.startswith(("==>", "Error:")) and "chart(s) linted" not in raw:
+            findings[-1][2] += " " + raw.strip()
+    out = []
+    for severity, file, message in findings:
+        line = None
+        pos = _TEMPLATE_POS.search(message)
+        if pos:  # template errors point at "<chart>/templates/x.yaml:LINE:COL"
+            file, line = pos.group(1), int(pos.group(2))
+        else:
+            yl = _YAML_LINE.search(message)
+            line = int(yl.group(1)) if yl else None
+        out.append(LintFinding(severity, file, line, message, values_file))
+    return out
+
+
+def helm_lint(chart_dir: str | Path, values_files: Sequence[str | Path] = (), *,
+              kube_version: str | None = None, strict: bool = True, label: str | None = None) -> LintResult:
+    """Run ``helm lint [--strict]`` on ``chart_dir`` with ``values_files`` (applied in order)."""
+    chart_dir = Path(chart_dir)
+    argv = [tools.find("helm"), "lint", str(chart_dir), "--kube-version",
+            kube_version or pins.get("kubernetes.version")]
+    if strict:
+        argv.append("--strict")
+    for f in values_files:
+        argv += ["--values", str(f)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env_with_tools(), timeout=120)
+    shown = label or (", ".join(map(str, values_files)) if values_files else None)
+    # findings are on stdout; stderr has helm's summary and Go's coalesce warnings
+    return LintResult(chart_dir, shown, done.returncode, done.stdout + done.stderr,
+                      parse_lint_output(done.stdout, shown))
