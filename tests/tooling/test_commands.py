@@ -1,8 +1,11 @@
-"""Command and config construction: what the tooling asks go, kind and helm to do."""
+"""Command and config construction: what the bootstrap and the app support ask go, kind and helm to do."""
 
 import pytest
 
-from chartest import cluster, deploy, gobuild, nodeimage, versions
+from bootstrap import gobuild, nodeimage, toolchain
+from chartest import deep_merge, pins
+from chartest.cluster import kind
+from webhooks_testing import deploy
 
 
 def test_kube_ldflags_stamp_both_version_packages():
@@ -28,28 +31,40 @@ def test_local_replaces_are_found_and_guard_rails_skipped(tmp_path):
 
 
 def test_kind_config_for_the_local_node_image():
-    config = cluster.kind_config("chartest/node:v1.34.4", 18080, local_image=True)
+    image = "chartest/node:v1.34.4"
+    config = kind.kind_config(18080, image, nodeimage.kind_config_patch(image))
     node = config["nodes"][0]
-    assert node["image"] == "chartest/node:v1.34.4"
+    assert node["image"] == image
     assert node["extraPortMappings"] == [{"containerPort": 30080, "hostPort": 18080,
                                           "listenAddress": "127.0.0.1", "protocol": "TCP"}]
     assert config["networking"] == {"disableDefaultCNI": True}
 
 
-def test_kind_config_patches_containerd_on_hosts_without_sys_resource():
-    plain = cluster.kind_config(versions.get("node.kindest_node"), 18080, local_image=False)
-    assert "containerdConfigPatches" not in plain
-    patched = cluster.kind_config(versions.get("node.kindest_node"), 18080, local_image=False,
-                                  restrict_oom_score_adj=True)
+def test_kind_config_patches_containerd_on_hosts_without_sys_resource(monkeypatch):
+    from bootstrap import engine
+
+    kindest = pins.get("node.kindest_node")
+    monkeypatch.setattr(engine, "bounding_set_lacks_sys_resource", lambda: False)
+    assert nodeimage.kind_config_patch(kindest) == {}
+    monkeypatch.setattr(engine, "bounding_set_lacks_sys_resource", lambda: True)
+    patched = kind.kind_config(18080, kindest, nodeimage.kind_config_patch(kindest))
     assert "restrict_oom_score_adj = true" in patched["containerdConfigPatches"][0]
-    local = cluster.kind_config("chartest/node:v1.34.4", 18080, local_image=True, restrict_oom_score_adj=True)
+    local = nodeimage.kind_config_patch("chartest/node:v1.34.4")
     assert "containerdConfigPatches" not in local, "the local image bakes the setting in"
 
 
 def test_kind_config_for_kindest_node_keeps_its_cni():
-    config = cluster.kind_config(versions.get("node.kindest_node"), 18081, local_image=False)
+    config = kind.kind_config(18081, pins.get("node.kindest_node"))
     assert "networking" not in config
     assert config["nodes"][0]["extraPortMappings"][0]["hostPort"] == 18081
+
+
+def test_helm_is_stamped_with_the_pinned_kubernetes_as_its_default():
+    flags = toolchain.ldflags("helm")
+    major, minor = pins.kube_minor(pins.get("kubernetes.version")).split(".")
+    assert f"-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor={major}" in flags
+    assert f"-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor={minor}" in flags
+    assert f"-X helm.sh/helm/v3/internal/version.version={pins.get('tools.helm')}" in flags
 
 
 def test_sandbox_image_is_read_from_kinds_containerd_config(tmp_path):
@@ -82,7 +97,7 @@ def test_local_image_values_point_the_chart_at_loaded_images():
 
 def test_deep_merge_overrides_leaves_and_keeps_siblings():
     base = {"api": {"tag": "a", "image": {"registry": "r", "repository": "x"}}, "domain": "d"}
-    merged = deploy.deep_merge(base, {"api": {"image": {"registry": ""}}, "www": {"replicas": 2}})
+    merged = deep_merge(base, {"api": {"image": {"registry": ""}}, "www": {"replicas": 2}})
     assert merged == {"api": {"tag": "a", "image": {"registry": "", "repository": "x"}},
                       "domain": "d", "www": {"replicas": 2}}
     assert base["api"]["image"]["registry"] == "r"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chartest import docker_engine
+from bootstrap import engine as docker_engine
 
 STATUS = "Name:\tpython3\nCapInh:\t0000000000000000\nCapBnd:\t{}\nCapAmb:\t0000000000000000\n"
 

