@@ -9,7 +9,7 @@ STATE := $(CURDIR)/.state
 export PATH := $(STATE)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help venv setup node-image images cluster cluster-down up down run-local test test-unit test-services test-e2e bench clean
+.PHONY: help venv setup node-image images cluster cluster-down up down run-local test test-unit test-services test-e2e gate bench clean
 
 help:
 	@echo "make up            set everything up, deploy the app behind Traefik, print its URL"
@@ -19,6 +19,8 @@ help:
 	@echo "make cluster-down  delete the kind cluster"
 	@echo "make test-unit     the chart's render tier only (helm template, no cluster)"
 	@echo "make run-local     nats, FerretDB, api, ws and www as local processes (no cluster)"
+	@echo "make gate          release gate: helm lint, version bump, upgrade safety vs BASE_REF, unit tier,"
+	@echo "                   helm test in e2e (OFFLINE=1: no cluster); report in .state/artifacts/gate"
 	@echo "make bench         benchmark scripts (print figures)"
 
 # the framework (framework/) and this repository (app, bootstrap, app test support), both editable
@@ -52,6 +54,15 @@ test-services: venv
 
 test-e2e: setup
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# the release gate (python -m chartest gate): one JUnit XML and gate.md under .state/artifacts/gate
+BASE_REF ?=
+OFFLINE ?=
+gate: $(if $(OFFLINE),venv,setup)
+	$(PY) -m bootstrap setup --tools-only
+	$(PY) -m chartest gate --tests tests/unit -f tests/unit/fixtures/seed-values.yaml \
+	  $(if $(BASE_REF),--base-ref $(BASE_REF)) $(if $(OFFLINE),--offline,--e2e tests/e2e/test_release_gate.py) \
+	  $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
 
 bench: setup
 	$(PY) bench/unit

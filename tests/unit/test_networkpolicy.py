@@ -29,8 +29,8 @@ def allowed_peers(m, svc):
 
 
 EXPECTED = {
-    "api": {("ingress-controller", "http")},
-    "ws": {("ingress-controller", "http")},
+    "api": {("ingress-controller", "http"), ("acceptance-test", "http")},   # + the `helm test` pod
+    "ws": {("ingress-controller", "http"), ("acceptance-test", "http")},
     "www": {("ingress-controller", "http")},
     "mongo": {("api", "mongo"), ("ws", "mongo")},
     "nats": {("api", "client"), ("ws", "client")},

@@ -40,7 +40,9 @@ def test_default_resource_inventory(default):
         "ServiceAccount/api", "ServiceAccount/ws", "ServiceAccount/www", "ServiceAccount/nats",
         "ServiceAccount/mongo", "Secret/mongo", "ConfigMap/nats-config", "IngressRoute/webhook",
         "NetworkPolicy/default-deny", "NetworkPolicy/api-from-ingress", "NetworkPolicy/ws-from-ingress",
-        "NetworkPolicy/www-from-ingress", "NetworkPolicy/mongo-from-apps", "NetworkPolicy/nats-from-apps"])
+        "NetworkPolicy/www-from-ingress", "NetworkPolicy/mongo-from-apps", "NetworkPolicy/nats-from-apps",
+        # the `helm test` hook pod and the policies admitting it to api and ws
+        "Pod/acceptance-test", "NetworkPolicy/api-from-tests", "NetworkPolicy/ws-from-tests"])
 
 
 def test_every_resource_in_release_namespace(render):

@@ -25,7 +25,7 @@ class CaseResult:
             return "gate"  # the checks module lies outside the rootdir of a chart's repository: no classname
         parts = self.name.split("::")[0].split(".")
         for i, part in enumerate(parts):  # up to the test module: "tests.unit.test_x"
-            if part.startswith("test"):
+            if part.startswith("test_") or part.endswith("_test"):
                 return ".".join(parts[: i + 1])
         return ".".join(parts) or "tests"
 
