@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 import zipfile
 from functools import cache
 from dataclasses import dataclass
@@ -61,12 +62,22 @@ def site_packages(requirements: Path) -> Path:
     site = paths.BUILD / "site" / key
     if (site / ".complete").exists():
         return site
-    if site.exists():
-        shutil.rmtree(site)
-    run(["python3", "-m", "pip", "install", "--quiet", "--target", site, "--only-binary=:all:",
-         "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
-         "--python-version", "3.11", "--implementation", "cp", "-r", requirements])
-    (site / ".complete").touch()
+    site.parent.mkdir(parents=True, exist_ok=True)
+    # installed aside and renamed into place: a concurrent build never copies a half-installed site
+    staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=site.parent))
+    try:
+        run(["python3", "-m", "pip", "install", "--quiet", "--target", staging, "--only-binary=:all:",
+             "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
+             "--python-version", "3.11", "--implementation", "cp", "-r", requirements])
+        (staging / ".complete").touch()
+        if site.exists() and not (site / ".complete").exists():
+            shutil.rmtree(site, ignore_errors=True)  # left by an interrupted run of the old layout
+        try:
+            staging.rename(site)
+        except OSError:  # another process got there first: its site is complete
+            pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return site
 
 
@@ -111,15 +122,17 @@ def ensure(spec: ImageSpec) -> str:
         skip(f"image {tag}", "up to date")
         return tag
     with step(f"build image {tag}", f"see the docker build output above; the recipe is {spec.dockerfile}"):
-        ctx = paths.BUILD / "images" / spec.name
-        if ctx.exists():
-            shutil.rmtree(ctx)
-        ctx.mkdir(parents=True)
-        spec.prepare(ctx)
-        build_args = dict(spec.build_args, VERSION=spec.version)
-        if spec.base:
-            build_args["BASE"] = spec.base()
-        docker_images.build(ctx, tag, dockerfile=spec.dockerfile, build_args=build_args)
+        (paths.BUILD / "images").mkdir(parents=True, exist_ok=True)
+        # a context of its own: two processes (xdist workers, a concurrent `make`) may build at once
+        ctx = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=paths.BUILD / "images"))
+        try:
+            spec.prepare(ctx)
+            build_args = dict(spec.build_args, VERSION=spec.version)
+            if spec.base:
+                build_args["BASE"] = spec.base()
+            docker_images.build(ctx, tag, dockerfile=spec.dockerfile, build_args=build_args)
+        finally:
+            shutil.rmtree(ctx, ignore_errors=True)
     return tag
 
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from chartest import smoke, versions
-from chartest.cluster_fixtures import unavailable
+from chartest import pins as versions
+from chartest import unavailable
+from webhooks_testing import smoke
 
 
 @pytest.mark.cluster

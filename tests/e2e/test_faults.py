@@ -11,7 +11,8 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
-from chartest.traffic import Poster
+from chartest import installing
+from webhooks_testing.traffic import Poster
 
 
 def _delete_pods(kube_api, namespace, component):
@@ -58,14 +59,10 @@ def _reconnect_and_receive(client, token, name, deadline_s=60):
 
 
 @pytest.fixture(scope="module")
-def fault_app(request, kind_cluster, kube_api, traefik, app_images, online_infra):
-    from chartest.cluster_fixtures import ReleaseFactory, release_values
-
-    factory = ReleaseFactory(kind_cluster, kube_api, request.config)
+def fault_app(request, kind_cluster, traefik, release_values):
     domain = f"faults-{uuid.uuid4().hex[:6]}.webhooks.localhost"
-    release = factory(release_values(app_images, online_infra, domain))
-    yield release, domain
-    factory.cleanup()
+    with installing(request, kind_cluster) as releases:
+        yield releases({"domain": domain}), domain
 
 
 @pytest.mark.slow

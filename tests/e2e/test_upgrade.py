@@ -6,9 +6,9 @@ import uuid
 import pytest
 from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
 
-from chartest.deploy import split_tag
 from chartest.shell import run
-from chartest.traffic import Poster
+from webhooks_testing.deploy import split_tag
+from webhooks_testing.traffic import Poster
 
 
 def _deployment(kube_cluster, namespace, name):
@@ -35,13 +35,12 @@ def _mongo_secret(kube_api, namespace):
 
 
 @pytest.mark.slow
-def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, online_infra, kube_api,
+def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, release_values, kube_api,
                                                       make_webhooks_client, retagged_api, kube_cluster):
-    from chartest.cluster_fixtures import release_values
+    from chartest import deep_merge
 
     domain = f"upgrade-{uuid.uuid4().hex[:6]}.webhooks.localhost"
-    values = release_values(app_images, online_infra, domain)
-    release = helm_release(values)
+    release = helm_release({"domain": domain})
     client = make_webhooks_client(domain)
     hook = client.create_webhook()
     for n in range(3):
@@ -49,8 +48,7 @@ def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, 
 
     secret_before = _mongo_secret(kube_api, release.namespace)
     assert secret_before["mongodb_url"]
-    upgraded = release_values(app_images, online_infra, domain,
-                              {"api": {"tag": retagged_api, "replicas": 2}, "www": {"replicas": 2}})
+    upgraded = deep_merge(release.values, {"api": {"tag": retagged_api, "replicas": 2}, "www": {"replicas": 2}})
     with Poster(client, hook.token, "during-upgrade", interval=0.2) as poster:
         release.upgrade(upgraded)
         wait_for_deployments_to_run(kube_cluster.kube_client, ["api", "www"], release.namespace, 120)

@@ -169,6 +169,12 @@ def installing(request, kind_cluster, chart: Path | None = None):
     releases = make_releases(request, kind_cluster, chart)
     try:
         yield releases
+    except Exception as exc:
+        # a release that failed while a fixture set it up is gone before any report is made: dump it now
+        if releases.created:
+            dest = dump_releases(request.config, request.node.nodeid + "-setup", releases.created)
+            exc.add_note(f"chartest artifacts: every resource, event and log of the release are in {dest}")
+        raise
     finally:
         live = request.config.stash.get(LIVE_RELEASES, [])
         for release in releases.created:
@@ -232,21 +238,27 @@ def pytest_runtest_makereport(item, call):
     releases = item.config.stash.get(LIVE_RELEASES, [])
     if not releases or CLUSTER_FIXTURE not in getattr(item, "fixturenames", ()):
         return
-    from ..cluster.dumps import dump_namespace
-
-    dest = artifacts_dir(item.config, item.nodeid)
     started = time.monotonic()
+    dest = dump_releases(item.config, item.nodeid, releases)
     namespaces = sorted({r.namespace for r in releases})
-    for namespace in namespaces:
-        try:
-            dump_namespace(releases[0].cluster, namespace, dest / namespace)
-        except Exception as exc:  # noqa: BLE001 - a dump must never hide the real failure
-            (dest / f"{namespace}-dump-error.txt").write_text(repr(exc))
     report.sections.append((
         "chartest artifacts",
         f"pod logs, events, every resource of the release and its manifest and values for {namespaces} "
         f"are in {dest} (collected in {time.monotonic() - started:.1f}s)",
     ))
+
+
+def dump_releases(config, name: str, releases: list) -> Path:
+    """Dump every namespace of ``releases`` under the artifacts directory; returns where."""
+    from ..cluster.dumps import dump_namespace
+
+    dest = artifacts_dir(config, name)
+    for namespace in sorted({r.namespace for r in releases}):
+        try:
+            dump_namespace(releases[0].cluster, namespace, dest / namespace)
+        except Exception as exc:  # noqa: BLE001 - a dump must never hide the real failure
+            (dest / f"{namespace}-dump-error.txt").write_text(repr(exc))
+    return dest
 
 
 def e2e_summary(terminalreporter) -> None:
