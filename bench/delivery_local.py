@@ -1,6 +1,6 @@
 """POST -> websocket frame latency of the webhooks services, all running locally.
 
-Starts nats-server, FerretDB, api and ws (chartest.servers), opens one websocket
+Starts nats-server, FerretDB, api and ws (webhooks_testing.local_stack), opens one websocket
 on a fresh webhook, posts N payloads one after another and measures the time
 from sending each POST to receiving its frame. Prints p50/p90/p99/max.
 Goal: p99 < 100 ms on a developer machine. Not a test.
@@ -22,7 +22,7 @@ import requests
 import websocket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from chartest.servers import Stack  # noqa: E402
+from webhooks_testing.local_stack import Stack  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
