@@ -90,7 +90,7 @@ _digest_memo: dict[str, tuple[tuple, str]] = {}
 def chart_digest(chart_dir: Path) -> str:
     """sha256 over every file of the chart (relative path + content), dependencies included."""
     chart_dir = Path(chart_dir).resolve()
-    files = sorted(p for p in chart_dir.rglob("*") if p.is_file())
+    files = sorted(p for p in chart_dir.rglob("*") if p.is_file() and not _outside_chart(p, chart_dir))
     stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
     memo = _digest_memo.get(str(chart_dir))
     if memo and memo[0] == stamp:
@@ -102,6 +102,18 @@ def chart_digest(chart_dir: Path) -> str:
     digest = h.hexdigest()
     _digest_memo[str(chart_dir)] = (stamp, digest)
     return digest
+
+
+_NOT_CHART = {"__pycache__", ".pytest_cache", ".git"}
+
+
+def _outside_chart(path: Path, chart_dir: Path) -> bool:
+    """Files that live in a chart's directory without being part of it: chartest's own state
+    directory (a project whose chart is its root keeps it there; hashing it would change the key
+    with every render cached) and Python/pytest/git caches."""
+    if path.is_relative_to(state.state_dir()):
+        return True
+    return bool(_NOT_CHART.intersection(path.relative_to(chart_dir).parts))
 
 
 def _set_args(set: Mapping[str, Any] | Iterable[str] | None) -> list[str]:
