@@ -196,9 +196,13 @@ class Store:
 
     async def get_payloads(self, webhook_id: str, seqs: list[int]) -> list[dict]:
         """The payloads with these sequence numbers (point reads), in the given order; missing skipped."""
-        docs = await asyncio.gather(*(self.payloads.find_one(
-            {"_id": payload_id(webhook_id, s)}, {"content": 1, "created_at": 1, "seq": 1}) for s in seqs))
-        return [d for d in docs if d is not None]
+        docs = []
+        for seq in seqs:  # one after the other: concurrent reads only contend inside FerretDB's SQLite
+            doc = await self.payloads.find_one({"_id": payload_id(webhook_id, seq)},
+                                               {"content": 1, "created_at": 1, "seq": 1})
+            if doc is not None:
+                docs.append(doc)
+        return docs
 
     async def list_payloads(self, hook: dict, limit: int, raw: bool = False) -> list[dict]:
         """The newest ``limit`` payloads, newest first: ``[{content, created_at}]``.
@@ -235,19 +239,18 @@ class Store:
                 removed.append(gone)
         return removed
 
-    async def purge_deleted(self, budget: int = 20_000) -> int:
+    async def purge_deleted(self, budget: int = 20_000, grace: timedelta = DELETE_GRACE) -> int:
         """Delete payloads of deleted webhooks in batches (at most ``budget`` ids per call)."""
         removed = 0
-        ripe = now() - DELETE_GRACE
+        ripe = now() - grace
         for entry in await self.graveyard.find({}).to_list(1000):
             if entry.get("deleted_at") and entry["deleted_at"] > ripe:
                 continue
             done, upto = int(entry.get("done", 0)), int(entry.get("upto", 0))
             while done < upto and budget > 0:
                 batch = list(range(done + 1, min(upto, done + DELETE_BATCH) + 1))
-                results = await asyncio.gather(*(self.payloads.delete_one(
-                    {"_id": payload_id(entry["_id"], s)}) for s in batch))
-                removed += sum(r.deleted_count for r in results)
+                for s in batch:  # one writer at a time: SQLite (FerretDB) serialises writes anyway
+                    removed += (await self.payloads.delete_one({"_id": payload_id(entry["_id"], s)})).deleted_count
                 done = batch[-1]
                 budget -= len(batch)
                 await self.graveyard.update_one({"_id": entry["_id"]}, {"$set": {"done": done}})
