@@ -1,0 +1,59 @@
+"""The datastore's schema on FerretDB: counters, point keys, batched and resumable purges.
+
+Runs the app's :class:`webhooks.store.Store` in-process against the shared
+stack's FerretDB (the api and ws of that stack use the same database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import requests
+
+from webhooks.store import Store, now, payload_id
+
+
+def test_deleted_webhooks_payloads_are_purged_in_resumable_batches(stack):
+    async def scenario():
+        store = Store(stack.mongo.url)
+        try:
+            before = await store.stats()
+            hook = await store.create_webhook()
+            for i in range(30):
+                assert await store.insert_payload(hook, '{"i":%d}' % i, now()) == i + 1
+            assert (await store.stats())["number_of_payloads_received"] == before["number_of_payloads_received"] + 30
+            fresh = await store.find_webhook(hook["token"])
+            assert Store.info(fresh)["payload_nbr"] == 30
+            newest = await store.list_payloads(fresh, 5)
+            assert [p["content"]["i"] for p in newest] == [29, 28, 27, 26, 25]
+
+            assert await store.delete_webhook(fresh) is not None
+            assert await store.find_webhook(hook["token"]) is None            # unreachable at once
+            assert await store.stats() == before                              # counters, not scans
+            # the payloads go in batches; a budget stops a run midway and the next one resumes
+            assert await store.purge_deleted(budget=20, grace=timedelta(0)) >= 20
+            await store.purge_deleted(budget=1000, grace=timedelta(0))
+            assert await store.payloads.find_one({"_id": payload_id(hook["id"], 30)}) is None
+            assert await store.payloads.find_one({"_id": payload_id(hook["id"], 1)}) is None
+            assert await store.graveyard.find_one({"_id": hook["id"]}) is None
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+    assert requests.get(f"{stack.api.url}/stats", timeout=10).status_code == 200
+
+
+def test_tokens_are_looked_up_by_hash_on_the_primary_key(stack):
+    async def scenario():
+        store = Store(stack.mongo.url)
+        try:
+            hook = await store.create_webhook()
+            stored = await store.webhooks.find_one({"id": hook["id"]})
+            assert "token" not in stored and hook["token"] not in repr(stored)
+            assert (await store.find_webhook(hook["token"]))["id"] == hook["id"]
+            await store.delete_webhook(stored)
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
