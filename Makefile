@@ -66,6 +66,7 @@ gate: $(if $(OFFLINE),venv,setup)
 
 bench: setup
 	$(PY) bench/unit
+	$(PY) bench/routing
 	$(PY) bench/e2e
 	$(PY) bench/latency
 
