@@ -54,8 +54,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Common labels; version is the component's image tag when a component is given. */}}
 {{- define "webhooks.labels" -}}
 {{- $root := .root -}}
-helm.sh/chart: {{ include "webhooks.chart" $root }}
 {{ include "webhooks.selectorLabels" . }}
+{{- /* not on pod templates: a chart version bump must not replace pods (mongo-0 and its data) */}}
+{{- if not .pod }}
+helm.sh/chart: {{ include "webhooks.chart" $root }}
+{{- end }}
 {{- $version := $root.Chart.AppVersion -}}
 {{- if .component -}}
 {{- $v := index $root.Values .component -}}

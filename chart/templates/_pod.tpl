@@ -10,7 +10,7 @@ Optional: "annotations" (a dict of extra pod annotations, e.g. config checksums)
 {{- $ctx := dict "root" $root "component" .component -}}
 metadata:
   labels:
-    {{- include "webhooks.labels" $ctx | nindent 4 }}
+    {{- include "webhooks.labels" (merge (dict "pod" true) $ctx) | nindent 4 }}
     {{- with $v.podLabels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

@@ -50,7 +50,8 @@ class TestPod:
                 assert labels[k] == v
             assert labels["app.kubernetes.io/component"] == svc
             assert labels["app.kubernetes.io/version"]
-            assert labels["helm.sh/chart"].startswith("webhooks-")
+        assert w.labels["helm.sh/chart"].startswith("webhooks-")
+        assert "helm.sh/chart" not in w.pod_labels, "a chart version bump would replace every pod"
 
     def test_selector_only_stable_labels(self, default, svc):
         assert list(workload(default, svc).path("spec.selector.matchLabels")) == STABLE

@@ -111,3 +111,24 @@ def test_overrides_render_schema_valid(render, validate_schemas):
         "nats": {"lifecycle": {"preStopSleepSeconds": 2}},
         "mongo": {"terminationGracePeriodSeconds": 120, "lifecycle": {"preStopSleepSeconds": 1}},
     }))
+
+
+def test_a_chart_version_bump_replaces_no_pod(chart_dir, tmp_path):
+    """Pod templates carry no chart version: `helm upgrade` to a new chart version with the same
+    images restarts nothing (mongo-0 keeps its emptyDir data when persistence is off)."""
+    import re
+    import shutil
+
+    from chartest import render_chart
+
+    bumped = tmp_path / "chart"
+    shutil.copytree(chart_dir, bumped)
+    meta = bumped / "Chart.yaml"
+    meta.write_text(re.sub(r"(?m)^version: .*$", "version: 99.0.0", meta.read_text()))
+
+    def templates(chart):
+        return {f"{r.kind}/{r.name}": r.path("spec.template") for r in render_chart(chart).workloads
+                if r.kind != "Pod"}
+
+    before, after = templates(chart_dir), templates(bumped)
+    assert before and before == after
