@@ -24,6 +24,7 @@ from .image_specs import APP_SERVICES, SPECS
 CHART = paths.REPO_ROOT / "chart"
 E2E_VALUES = paths.REPO_ROOT / "tests" / "e2e" / "values-e2e.yaml"
 RELEASE_NAME = "webhooks"
+UP_DOMAIN = "webhooks.localhost"  # `make up`'s; test releases use domains of their own
 
 
 def split_tag(ref: str) -> tuple[str, str]:
@@ -132,6 +133,15 @@ def wait_routed(release: Release, timeout: float = 60) -> None:
                            f"Check `kubectl -n {release.namespace} get pods,endpointslices` and Traefik's log")
 
 
+def wait_routed_if_ingress(release: Release, timeout: float = 60) -> None:
+    """:func:`wait_routed` where Traefik runs in the cluster; without an ingress
+    controller (a test that did not ask for ``traefik``) nothing routes, so there
+    is nothing to wait for."""
+    if release.cluster.kind and not traefik.installed(release.cluster):
+        return
+    wait_routed(release, timeout)
+
+
 def ensure_cluster(name: str, http_port: int) -> Cluster:
     """The kind cluster from the node image the bootstrap pulls or builds."""
     image = nodeimage.ensure()
@@ -151,9 +161,10 @@ def up(name: str, http_port: int) -> str:
     info("public registry reachable: official nats/mongo images" if online else
          "air-gapped: local NATS and FerretDB images")
     refs = build_and_load(cluster, online)
-    release = Release(cluster, CHART, RELEASE_NAME, RELEASE_NAME, app_values(refs, online))
+    release = Release(cluster, CHART, RELEASE_NAME, RELEASE_NAME, app_values(refs, online, {"domain": UP_DOMAIN}))
     with step(f"helm upgrade --install {RELEASE_NAME} ./chart",
               f"`kubectl -n {RELEASE_NAME} get pods`; `kubectl -n {RELEASE_NAME} describe pods`"):
+        release_mod.create_namespace(cluster, RELEASE_NAME)  # labelled restricted, like the tests' namespaces
         release.upgrade()
         release_mod.wait_ready(release)
         wait_routed(release)

@@ -9,6 +9,7 @@ the fixtures the webhooks tests use: the session's app and clients of it.
 
 from __future__ import annotations
 
+import uuid
 from typing import Callable, Iterator
 
 import pytest
@@ -20,7 +21,6 @@ from chartest.settings import of as settings_of
 from . import deploy
 from .client import WebhooksClient
 
-E2E_DOMAIN = "e2e.webhooks.localhost"
 
 
 @pytest.fixture(scope="session")
@@ -79,15 +79,21 @@ def release_values(app_images, online_infra) -> dict:
 
 @pytest.fixture(scope="session")
 def release_probe() -> Callable[[Release], None]:
-    return deploy.wait_routed
+    """api, www and ws answer on the release's domain through Traefik (where Traefik runs)."""
+    return deploy.wait_routed_if_ingress
 
 
 @pytest.fixture(scope="session")
 def webhooks_app(request, kind_cluster, traefik, release_values) -> Iterator[Release]:
-    """The chart installed once per session with the e2e values, behind Traefik."""
+    """The chart installed once per session with the e2e values, behind Traefik.
+
+    Namespace and domain are the session's own: sessions sharing a cluster
+    (a developer's and CI's, or two runs at once) never see each other's app."""
+    session = uuid.uuid4().hex[:6]
     with installing(request, kind_cluster) as releases:
         with visible(request.config), step("helm install webhooks (e2e values) and wait until it is routed"):
-            release = releases({"domain": E2E_DOMAIN}, namespace="webhooks-e2e")
+            release = releases({"domain": f"e2e-{session}.webhooks.localhost"},
+                               namespace=f"webhooks-e2e-{session}")
         yield release
 
 

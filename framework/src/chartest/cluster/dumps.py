@@ -1,13 +1,15 @@
 """What a maintainer needs to see why a release misbehaved, written next to the failure.
 
-For each namespace: every kind the release's manifest holds (custom kinds only
-while their CRD exists, so a dump never fails on a kind the cluster lost),
-events, ``describe pods``, and each pod's current and previous logs; for
-each release, its manifest and values.
+For each namespace: every kind the releases' manifests hold (custom kinds only
+while their CRD exists, so a dump never fails on a kind the cluster lost;
+cluster-scoped objects of a release by name), events, ``describe pods``, and
+each pod's current and previous logs; for each release (failed and pending
+ones included), its manifest, values and history.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -16,55 +18,103 @@ from .. import tools
 from ..shell import run
 from .kind import Cluster
 
-ALWAYS = ("pods", "services", "endpointslices", "events")
+ALWAYS = ("pods", "services", "endpointslices")  # what is worth seeing even if no manifest names it
 
 
-def _kinds_of(manifest: str) -> set[tuple[str, str]]:
-    """(kind, apiVersion) of every document of a helm manifest."""
-    out = set()
+@dataclass(frozen=True)
+class ServedKind:
+    resource: str     # what ``kubectl get`` takes: ``name.group`` (just ``name`` for the core group)
+    namespaced: bool
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def manifest_objects(manifest: str) -> list[dict]:
+    """The objects of a helm manifest (``List`` kinds unrolled)."""
+    out = []
     for doc in yaml.safe_load_all(manifest):
-        if isinstance(doc, dict) and doc.get("kind"):
-            out.add((doc["kind"], doc.get("apiVersion", "")))
+        if not isinstance(doc, dict) or not doc.get("kind"):
+            continue
+        if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
+            out.extend(i for i in doc["items"] if isinstance(i, dict) and i.get("kind"))
+        else:
+            out.append(doc)
     return out
 
 
-def _served(cluster: Cluster, kinds: set[tuple[str, str]]) -> list[str]:
-    """``resource.group`` names for ``kubectl get`` of the kinds the API server serves now."""
-    table = {}
-    out = cluster.kubectl("api-resources", "--no-headers", check=False, timeout=60)
-    for line in out.splitlines():
+def parse_api_resources(table: str) -> dict[tuple[str, str], ServedKind]:
+    """``kubectl api-resources --no-headers`` -> {(kind, group): ServedKind}.
+
+    Columns are NAME [SHORTNAMES] APIVERSION NAMESPACED KIND (SHORTNAMES may be
+    empty), so they are read from the right. Kinds are matched by group, not
+    version: a manifest may use a version the server serves but does not prefer.
+    """
+    served: dict[tuple[str, str], ServedKind] = {}
+    for line in table.splitlines():
         cols = line.split()
-        if len(cols) >= 4:  # NAME [SHORTNAMES] APIVERSION NAMESPACED KIND
-            name, api_version, kind = cols[0], cols[-3], cols[-1]
-            group = api_version.rpartition("/")[0]
-            table[(kind, api_version)] = f"{name}.{group}" if group else name
-    return [table[k] for k in sorted(kinds) if k in table]
+        if len(cols) < 4 or cols[-2] not in ("true", "false"):
+            continue  # an error line (an aggregated API that does not answer), not a resource
+        name, api_version, namespaced, kind = cols[0], cols[-3], cols[-2] == "true", cols[-1]
+        group = _group(api_version)
+        served.setdefault((kind, group), ServedKind(f"{name}.{group}" if group else name, namespaced))
+    return served
+
+
+def served_kinds(cluster: Cluster) -> dict[tuple[str, str], ServedKind]:
+    """The kinds the API server serves now (a CRD deleted since the install is not among them)."""
+    return parse_api_resources(cluster.kubectl("api-resources", "--no-headers", check=False, timeout=60))
+
+
+def plan(objects: list[dict], served: dict[tuple[str, str], ServedKind], namespace: str) \
+        -> tuple[list[str], list[tuple[str, str]]]:
+    """What to get: namespaced resource types (all of them in ``namespace``), and
+    cluster-scoped objects by (resource, name). Kinds the server does not serve are left out."""
+    namespaced = list(ALWAYS)
+    cluster_scoped: list[tuple[str, str]] = []
+    for obj in objects:
+        kind = served.get((obj["kind"], _group(obj.get("apiVersion", ""))))
+        if kind is None:
+            continue
+        if kind.namespaced:
+            if kind.resource not in namespaced:
+                namespaced.append(kind.resource)
+        else:
+            entry = (kind.resource, (obj.get("metadata") or {}).get("name", ""))
+            if entry[1] and entry not in cluster_scoped:
+                cluster_scoped.append(entry)
+    return namespaced, cluster_scoped
 
 
 def dump_namespace(cluster: Cluster, namespace: str, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
-    kc = [tools.find("kubectl"), "--kubeconfig", str(cluster.kubeconfig), "-n", namespace]
+    kubectl = [tools.find("kubectl"), "--kubeconfig", str(cluster.kubeconfig)]
+    kc = kubectl + ["-n", namespace]
     helm = [tools.find("helm"), "--kubeconfig", str(cluster.kubeconfig), "-n", namespace]
-    kinds: set[tuple[str, str]] = set()
-    for rel in run(helm + ["list", "-q"], check=False, timeout=60).split():
-        manifest = run(helm + ["get", "manifest", rel], check=False, timeout=60)
-        (dest / f"helm-{rel}-manifest.yaml").write_text(manifest)
-        (dest / f"helm-{rel}-values.yaml").write_text(run(helm + ["get", "values", "--all", rel], check=False,
-                                                          timeout=60))
-        kinds |= _kinds_of(manifest)
-    resources = ",".join(dict.fromkeys([*ALWAYS[:-1], *_served(cluster, kinds)]))
-    commands = {
-        "resources.txt": kc + ["get", resources, "-o", "wide"],
-        "resources.yaml": kc + ["get", resources, "-o", "yaml"],
-        "events.txt": kc + ["get", "events", "--sort-by=.lastTimestamp"],
-        "describe-pods.txt": kc + ["describe", "pods"],
-    }
-    for filename, argv in commands.items():
-        (dest / filename).write_text(run(argv, check=False, timeout=60))
+
+    def save(filename: str, argv: list[str]) -> str:
+        out = run(argv, check=False, timeout=60)
+        (dest / filename).write_text(out)
+        return out
+
+    objects: list[dict] = []
+    for rel in run(helm + ["list", "--all", "-q"], check=False, timeout=60).split():
+        objects += manifest_objects(save(f"helm-{rel}-manifest.yaml", helm + ["get", "manifest", rel]))
+        save(f"helm-{rel}-values.yaml", helm + ["get", "values", "--all", rel])
+        save(f"helm-{rel}-history.txt", helm + ["history", rel])
+    namespaced, cluster_scoped = plan(objects, served_kinds(cluster), namespace)
+    resources = ",".join(namespaced)
+    save("resources.txt", kc + ["get", resources, "-o", "wide"])
+    save("resources.yaml", kc + ["get", resources, "-o", "yaml"])
+    if cluster_scoped:
+        save("cluster-resources.yaml", kubectl + ["get", *[f"{res}/{name}" for res, name in cluster_scoped],
+                                                  "-o", "yaml", "--ignore-not-found"])
+    save("events.txt", kc + ["get", "events", "--sort-by=.lastTimestamp"])
+    save("describe-pods.txt", kc + ["describe", "pods"])
     for pod in run(kc + ["get", "pods", "-o", "name"], check=False, timeout=60).split():
         short = pod.split("/")[-1]
-        (dest / f"logs-{short}.txt").write_text(
-            run(kc + ["logs", pod, "--all-containers", "--prefix", "--tail=1000"], check=False, timeout=60))
+        save(f"logs-{short}.txt", kc + ["logs", pod, "--all-containers", "--prefix", "--tail=1000"])
         previous = run(kc + ["logs", pod, "--all-containers", "--prefix", "--previous", "--tail=300"],
                        check=False, timeout=60)
         if "previous terminated container" not in previous:

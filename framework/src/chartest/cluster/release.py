@@ -10,6 +10,7 @@ Security ``restricted`` profile and removes them afterwards.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Callable
 import yaml
 
 from .. import tools
-from ..shell import run
+from ..shell import CommandError, run
 from .kind import Cluster, deep_merge
 
 RESTRICTED = {
@@ -35,7 +36,7 @@ class Release:
     """A helm release of a chart in one namespace of a cluster."""
 
     cluster: Cluster
-    chart: Path
+    chart: Path | str  # a chart directory or archive, or a reference helm resolves (repo/name, oci://...)
     name: str
     namespace: str
     values: dict = field(default_factory=dict)
@@ -50,7 +51,7 @@ class Release:
         if values is not None:
             self.values = values
         if chart is not None:
-            self.chart = chart
+            self.chart = chart_ref(chart)
         argv = ["upgrade", "--install", self.name, str(self.chart), "--create-namespace", "-f", "-",
                 "--timeout", timeout]
         if wait:
@@ -71,15 +72,22 @@ class Release:
         self.helm("uninstall", self.name, "--wait", check=False)
 
 
-def _unready_services(release: Release, services: list[str]) -> dict[str, str]:
-    """Services of ``services`` without a ready endpoint, with what was seen."""
+def chart_ref(chart: Path | str) -> Path | str:
+    """A chart that exists on disk as an absolute path (helm may run elsewhere), else the
+    reference as given (``repo/name``, ``oci://...``), for helm to resolve."""
+    path = Path(chart).expanduser()
+    return path.resolve() if path.exists() else str(chart)
+
+
+def _unready_services(release: Release, services: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(namespace, name) of ``services`` without a ready endpoint, with what was seen."""
     out = {}
-    for name in services:
+    for namespace, name in services:
         seen = release.cluster.kubectl(
-            "-n", release.namespace, "get", "endpointslices", "-l", f"kubernetes.io/service-name={name}",
+            "-n", namespace, "get", "endpointslices", "-l", f"kubernetes.io/service-name={name}",
             "-o", "jsonpath={range .items[*].endpoints[*]}{.conditions.ready}{' '}{end}", check=False).split()
         if "true" not in seen:
-            out[name] = f"ready endpoints: none ({len(seen)} not ready)"
+            out[(namespace, name)] = f"no ready endpoint ({len(seen)} not ready)"
     return out
 
 
@@ -87,42 +95,75 @@ def wait_ready(release: Release, timeout: float = 300) -> None:
     """Every workload of the release rolled out and every Service with a ready endpoint.
 
     ``helm --wait`` already waits for most of this; Services are checked again
-    because an ingress controller routes only to ready endpoints, and a
-    headless or selector-less Service is skipped (it has no endpoints to wait for).
+    because an ingress controller routes only to ready endpoints. A Service
+    without a selector (its endpoints are managed by hand) or of type
+    ExternalName has no endpoints to wait for and is skipped. Resources the
+    manifest places in another namespace are waited for there.
     """
     deadline = time.monotonic() + timeout
     docs = release.manifest()
+
+    def where(doc: dict) -> str:
+        return (doc.get("metadata") or {}).get("namespace") or release.namespace
+
     for doc in docs:
         if doc.get("kind") in ROLLOUT_KINDS:
             left = max(10, int(deadline - time.monotonic()))
-            release.cluster.kubectl("-n", release.namespace, "rollout", "status",
+            release.cluster.kubectl("-n", where(doc), "rollout", "status",
                                     f"{doc['kind'].lower()}/{doc['metadata']['name']}", f"--timeout={left}s")
-    services = [d["metadata"]["name"] for d in docs if d.get("kind") == "Service"
+    services = [(where(d), d["metadata"]["name"]) for d in docs if d.get("kind") == "Service"
                 and (d.get("spec") or {}).get("selector") and (d.get("spec") or {}).get("type") != "ExternalName"]
     pending = _unready_services(release, services)
     while pending and time.monotonic() < deadline:
         time.sleep(1)
         pending = _unready_services(release, list(pending))
     if pending:
-        lines = "; ".join(f"{svc}: {why}" for svc, why in pending.items())
+        lines = "; ".join(f"Service {ns}/{svc}: {why}" for (ns, svc), why in pending.items())
         raise TimeoutError(f"release {release.name} in {release.namespace} is not ready after {timeout:.0f}s: "
                            f"{lines}. Check `kubectl -n {release.namespace} get pods,endpointslices`")
 
 
-def create_namespace(cluster: Cluster, name: str, labels: dict | None = None, timeout: float = 180) -> None:
-    """Create ``name`` labelled restricted; reuse it if it exists (a kept cluster), and
-    wait first while a previous session's cleanup still terminates it."""
-    labels = {**RESTRICTED, **MANAGED_BY, **(labels or {})}
-    doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+def _namespace_labels(cluster: Cluster, name: str) -> dict | None:
+    """The namespace's labels, or None while it does not exist (or is still being deleted)."""
+    out = cluster.kubectl("get", "namespace", name, "-o", "json", "--ignore-not-found")
+    if not out.strip():
+        return None
+    doc = json.loads(out)
+    if (doc.get("status") or {}).get("phase") == "Terminating":
+        return None
+    return (doc.get("metadata") or {}).get("labels") or {}
+
+
+def create_namespace(cluster: Cluster, name: str, labels: dict | None = None, timeout: float = 180) -> bool:
+    """Make sure namespace ``name`` exists; True when it is chartest's (to delete afterwards).
+
+    A new namespace is labelled for the Pod Security ``restricted`` profile and as
+    chartest's. One chartest made earlier (a kept cluster) is reused as it is; an
+    existing namespace of someone else is used but never relabelled or deleted.
+    A namespace a previous session is still deleting is waited for first.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        phase = cluster.kubectl("get", "namespace", name, "-o", "jsonpath={.status.phase}", check=False).strip()
+        phase = cluster.kubectl("get", "namespace", name, "-o", "jsonpath={.status.phase}",
+                                "--ignore-not-found").strip()
         if phase != "Terminating":
             break
         if time.monotonic() > deadline:
-            raise TimeoutError(f"namespace {name} is still terminating after {timeout:.0f}s")
+            raise TimeoutError(f"namespace {name} is still terminating after {timeout:.0f}s; "
+                               f"see `kubectl get namespace {name} -o yaml` (status.conditions)")
         time.sleep(2)
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
+    if phase:  # it exists
+        existing = _namespace_labels(cluster, name) or {}
+        return all(existing.get(k) == v for k, v in MANAGED_BY.items())
+    doc = {"apiVersion": "v1", "kind": "Namespace",
+           "metadata": {"name": name, "labels": {**RESTRICTED, **MANAGED_BY, **(labels or {})}}}
+    try:
+        cluster.kubectl("create", "-f", "-", input=yaml.safe_dump(doc))
+    except CommandError as exc:
+        if "AlreadyExists" not in exc.output:
+            raise
+        return False  # made meanwhile by someone else (another session): theirs to delete
+    return True
 
 
 def delete_namespace(cluster: Cluster, name: str) -> None:
@@ -144,14 +185,17 @@ class Releases:
         self.base_values = base_values or {}
         self.probe, self.keep, self.on_install = probe, keep, on_install
         self.created: list[Release] = []
+        self.owned_namespaces: list[str] = []  # created by chartest: deleted on cleanup
 
     def __call__(self, values: dict | None = None, *, chart: Path | str | None = None,
                  namespace: str | None = None, name: str | None = None, wait: bool = True,
                  timeout: str = "5m", probe: bool = True) -> Release:
-        """Install the chart (or ``chart``) with ``base_values`` ⊕ ``values`` in a new namespace."""
+        """Install the chart (or ``chart``) with ``base_values`` ⊕ ``values`` in a new namespace
+        (or ``namespace``), wait until it is ready and probed; returns the :class:`Release`."""
         namespace = namespace or f"chartest-{uuid.uuid4().hex[:8]}"
-        create_namespace(self.cluster, namespace)
-        release = Release(self.cluster, Path(chart) if chart and Path(str(chart)).exists() else (chart or self.chart),
+        if create_namespace(self.cluster, namespace) and namespace not in self.owned_namespaces:
+            self.owned_namespaces.append(namespace)
+        release = Release(self.cluster, chart_ref(chart if chart is not None else self.chart),
                           name or self.release_name, namespace, deep_merge(self.base_values, values or {}))
         self.created.append(release)
         if self.on_install:
@@ -164,8 +208,22 @@ class Releases:
         return release
 
     def cleanup(self) -> None:
+        """Uninstall every release and delete the namespaces chartest created (all of them
+        attempted; the first error is raised afterwards)."""
         if self.keep:
             return
-        for release in self.created:
-            release.uninstall()
-            delete_namespace(self.cluster, release.namespace)
+        errors: list[Exception] = []
+        for release in reversed(self.created):
+            try:
+                release.uninstall()
+            except Exception as exc:  # noqa: BLE001 - the others are still cleaned up
+                errors.append(exc)
+        for namespace in self.owned_namespaces:
+            try:
+                delete_namespace(self.cluster, namespace)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+        self.created.clear()
+        self.owned_namespaces.clear()
+        if errors:
+            raise errors[0]
