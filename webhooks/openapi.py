@@ -77,7 +77,7 @@ def spec() -> dict:
                     "responses": {
                         "201": {"description": "`{\"info\": \"payload saved\"}`"},
                         "400": _err("empty, unparsable, not an object or non-empty string, or not application/json"),
-                        "413": _err("larger than MAX_PAYLOAD_BYTES"),
+                        "413": _err("larger than MAX_PAYLOAD_BYTES, or more than MAX_JSON_VALUES JSON values"),
                         **AUTH_ERRORS,
                     },
                 },

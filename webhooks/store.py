@@ -156,10 +156,10 @@ class Store:
         if gone is None:
             return None
         seq = int(gone.get("seq") or 0)
+        await self._count(webhooks=-1, payloads=-seq)
         await self.graveyard.update_one(
             {"_id": gone["id"]}, {"$set": {"upto": seq, "deleted_at": now()},
                                   "$setOnInsert": {"done": 0}}, upsert=True)
-        await self._count(webhooks=-1, payloads=-seq)
         return gone
 
     @staticmethod
