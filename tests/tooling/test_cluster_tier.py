@@ -70,3 +70,12 @@ def test_chart_argument_is_a_resolved_path_when_it_exists_else_a_reference(tmp_p
     assert isinstance(release.chart_ref("mychart"), Path) and release.chart_ref("mychart").is_absolute()
     assert release.chart_ref("traefik/traefik") == "traefik/traefik"
     assert release.chart_ref("oci://registry.example/charts/x") == "oci://registry.example/charts/x"
+
+
+def test_dumped_manifests_keep_secret_keys_but_not_their_values():
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+              "data": {"mongodb_url": "bW9uZ29kYjovL3VzZXI6cGFzc0BtOjI3MDE3"}, "stringData": {"token": "t0p"}}
+    shown = dumps.redacted(secret)
+    assert shown["data"] == {"mongodb_url": "<redacted>"} and shown["stringData"] == {"token": "<redacted>"}
+    assert secret["data"]["mongodb_url"].startswith("bW9u")          # the original is left alone
+    assert dumps.redacted({"kind": "ConfigMap", "data": {"a": "b"}}) == {"kind": "ConfigMap", "data": {"a": "b"}}

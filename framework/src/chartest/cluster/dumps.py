@@ -2,7 +2,7 @@
 
 For each namespace: every kind the releases' manifests hold (custom kinds only
 while their CRD exists, so a dump never fails on a kind the cluster lost;
-cluster-scoped objects of a release by name), events, ``describe pods``, and
+cluster-scoped objects of a release by name; Secrets by name only), events, ``describe pods``, and
 each pod's current and previous logs; for each release (failed and pending
 ones included), its manifest, values and history.
 """
@@ -19,6 +19,7 @@ from ..shell import run
 from .kind import Cluster
 
 ALWAYS = ("pods", "services", "endpointslices")  # what is worth seeing even if no manifest names it
+SECRET_RESOURCES = {"secrets"}  # listed by name only: artifacts are uploaded, secret values must not be
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,17 @@ def manifest_objects(manifest: str) -> list[dict]:
             out.extend(i for i in doc["items"] if isinstance(i, dict) and i.get("kind"))
         else:
             out.append(doc)
+    return out
+
+
+def redacted(obj: dict) -> dict:
+    """A Secret with its values replaced (the keys stay: they say what was configured)."""
+    if obj.get("kind") != "Secret":
+        return obj
+    out = dict(obj)
+    for field in ("data", "stringData"):
+        if isinstance(obj.get(field), dict):
+            out[field] = dict.fromkeys(obj[field], "<redacted>")
     return out
 
 
@@ -100,13 +112,15 @@ def dump_namespace(cluster: Cluster, namespace: str, dest: Path) -> None:
 
     objects: list[dict] = []
     for rel in run(helm + ["list", "--all", "-q"], check=False, timeout=60).split():
-        objects += manifest_objects(save(f"helm-{rel}-manifest.yaml", helm + ["get", "manifest", rel]))
+        found = manifest_objects(run(helm + ["get", "manifest", rel], check=False, timeout=60))
+        (dest / f"helm-{rel}-manifest.yaml").write_text(
+            yaml.safe_dump_all([redacted(o) for o in found], sort_keys=False))
+        objects += found
         save(f"helm-{rel}-values.yaml", helm + ["get", "values", "--all", rel])
         save(f"helm-{rel}-history.txt", helm + ["history", rel])
     namespaced, cluster_scoped = plan(objects, served_kinds(cluster), namespace)
-    resources = ",".join(namespaced)
-    save("resources.txt", kc + ["get", resources, "-o", "wide"])
-    save("resources.yaml", kc + ["get", resources, "-o", "yaml"])
+    save("resources.txt", kc + ["get", ",".join(namespaced), "-o", "wide"])
+    save("resources.yaml", kc + ["get", ",".join(r for r in namespaced if r not in SECRET_RESOURCES), "-o", "yaml"])
     if cluster_scoped:
         save("cluster-resources.yaml", kubectl + ["get", *[f"{res}/{name}" for res, name in cluster_scoped],
                                                   "-o", "yaml", "--ignore-not-found"])
