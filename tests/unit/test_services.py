@@ -39,7 +39,7 @@ def test_fullname_override_prefixes_every_name(render):
 
 PROBES = {
     "api": ({"httpGet": {"path": "/app/healthz", "port": "http"}}, {"httpGet": {"path": "/app/readyz", "port": "http"}}),
-    "ws": ({"httpGet": {"path": "/healthz", "port": "http"}}, {"httpGet": {"path": "/healthz", "port": "http"}}),
+    "ws": ({"httpGet": {"path": "/healthz", "port": "http"}}, {"httpGet": {"path": "/readyz", "port": "http"}}),
     "www": ({"httpGet": {"path": "/healthz", "port": "http"}}, {"httpGet": {"path": "/healthz", "port": "http"}}),
     "mongo": ({"tcpSocket": {"port": "mongo"}}, {"tcpSocket": {"port": "mongo"}}),
     "nats": ({"httpGet": {"path": "/healthz", "port": "monitor"}}, {"httpGet": {"path": "/healthz", "port": "monitor"}}),
