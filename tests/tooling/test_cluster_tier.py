@@ -79,3 +79,26 @@ def test_dumped_manifests_keep_secret_keys_but_not_their_values():
     assert shown["data"] == {"mongodb_url": "<redacted>"} and shown["stringData"] == {"token": "<redacted>"}
     assert secret["data"]["mongodb_url"].startswith("bW9u")          # the original is left alone
     assert dumps.redacted({"kind": "ConfigMap", "data": {"a": "b"}}) == {"kind": "ConfigMap", "data": {"a": "b"}}
+
+
+def test_values_files_lie_under_the_release_values(monkeypatch, tmp_path):
+    """The ``values`` setting reaches releases too: its files come first, the release's own values last."""
+    import chartest.cluster.release as release_mod
+    from chartest import Cluster, Release
+
+    seen = {}
+
+    def fake_run(argv, **kw):
+        seen["argv"], seen["input"] = [str(a) for a in argv], kw.get("input")
+        return ""
+
+    monkeypatch.setattr(release_mod, "run", fake_run)
+    monkeypatch.setattr(release_mod.tools, "find", lambda tool: tool)
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    release = Release(Cluster("c", tmp_path / "kubeconfig", None), tmp_path, "rel", "ns", {"x": 1},
+                      [first, second])
+    release.upgrade(wait=False)
+    argv = seen["argv"]
+    files = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-f"]
+    assert files == [str(first), str(second), "-"]
+    assert seen["input"].strip() == "x: 1"

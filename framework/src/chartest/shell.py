@@ -40,12 +40,14 @@ def run(
     stream: bool = False,
     check: bool = True,
     timeout: float | None = None,
+    stdout_only: bool = False,
 ) -> str:
-    """Run a command and return its combined output.
+    """Run a command and return its combined output (``stdout_only``: just stdout, for
+    output that is parsed, where a warning on stderr must not end up in the YAML).
 
     With ``stream`` the output goes to the terminal as it comes (long builds),
     and only the error path keeps it. A failure raises :class:`CommandError`
-    with the last lines of output.
+    with the last lines of both.
     """
     argv = [str(a) for a in argv]
     full_env = env_with_tools(env)
@@ -74,6 +76,9 @@ def run(
             out, err = out.decode(errors="replace"), err.decode(errors="replace")
         output = out + err
         code = done.returncode
+        if check and code != 0:
+            raise CommandError(argv, code, output)
+        return out if stdout_only else output
     if check and code != 0:
         raise CommandError(argv, code, output)
     return output

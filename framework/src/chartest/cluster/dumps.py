@@ -112,7 +112,7 @@ def dump_namespace(cluster: Cluster, namespace: str, dest: Path) -> None:
 
     objects: list[dict] = []
     for rel in run(helm + ["list", "--all", "-q"], check=False, timeout=60).split():
-        found = manifest_objects(run(helm + ["get", "manifest", rel], check=False, timeout=60))
+        found = manifest_objects(run(helm + ["get", "manifest", rel], check=False, timeout=60, stdout_only=True))
         (dest / f"helm-{rel}-manifest.yaml").write_text(
             yaml.safe_dump_all([redacted(o) for o in found], sort_keys=False))
         objects += found

@@ -40,6 +40,7 @@ class Release:
     name: str
     namespace: str
     values: dict = field(default_factory=dict)
+    values_files: list[Path] = field(default_factory=list)  # applied before ``values``, in order
 
     def helm(self, *args: str, **kw) -> str:
         return run([tools.find("helm"), *args, "--kubeconfig", self.cluster.kubeconfig,
@@ -52,8 +53,8 @@ class Release:
             self.values = values
         if chart is not None:
             self.chart = chart_ref(chart)
-        argv = ["upgrade", "--install", self.name, str(self.chart), "--create-namespace", "-f", "-",
-                "--timeout", timeout]
+        argv = ["upgrade", "--install", self.name, str(self.chart), "--create-namespace",
+                *(arg for f in self.values_files for arg in ("-f", str(f))), "-f", "-", "--timeout", timeout]
         if wait:
             argv.append("--wait")
         self.helm(*argv, input=yaml.safe_dump(self.values))
@@ -62,11 +63,11 @@ class Release:
         self.helm("rollback", self.name, str(revision), "--wait", "--timeout", timeout)
 
     def history(self) -> list[dict]:
-        return yaml.safe_load(self.helm("history", self.name, "-o", "yaml"))
+        return yaml.safe_load(self.helm("history", self.name, "-o", "yaml", stdout_only=True))
 
     def manifest(self) -> list[dict]:
         """The resources helm installed for the current revision."""
-        return [d for d in yaml.safe_load_all(self.helm("get", "manifest", self.name)) if d]
+        return [d for d in yaml.safe_load_all(self.helm("get", "manifest", self.name, stdout_only=True)) if d]
 
     def uninstall(self) -> None:
         self.helm("uninstall", self.name, "--wait", check=False)
@@ -125,7 +126,7 @@ def wait_ready(release: Release, timeout: float = 300) -> None:
 
 def _namespace_labels(cluster: Cluster, name: str) -> dict | None:
     """The namespace's labels, or None while it does not exist (or is still being deleted)."""
-    out = cluster.kubectl("get", "namespace", name, "-o", "json", "--ignore-not-found")
+    out = cluster.kubectl("get", "namespace", name, "-o", "json", "--ignore-not-found", stdout_only=True)
     if not out.strip():
         return None
     doc = json.loads(out)
@@ -173,15 +174,16 @@ def delete_namespace(cluster: Cluster, name: str) -> None:
 class Releases:
     """Installs releases of a chart, each in a fresh restricted namespace; removes them on :meth:`cleanup`.
 
-    ``base_values`` (the project's ``release_values``) lie under each release's
-    own values; ``probe(release)`` (the project's ``release_probe``) runs after
+    ``values_files`` (the ``values`` setting) and ``base_values`` (the project's
+    ``release_values``) lie under each release's own values, in that order; ``probe(release)`` (the project's ``release_probe``) runs after
     the generic readiness, to wait for what only the project knows (routes).
     """
 
     def __init__(self, cluster: Cluster, chart: Path, release_name: str, base_values: dict | None = None,
                  probe: Callable[[Release], None] | None = None, keep: bool = False,
-                 on_install: Callable[[Release], None] | None = None):
+                 on_install: Callable[[Release], None] | None = None, values_files: list[Path] = ()):
         self.cluster, self.chart, self.release_name = cluster, chart, release_name
+        self.values_files = list(values_files)
         self.base_values = base_values or {}
         self.probe, self.keep, self.on_install = probe, keep, on_install
         self.created: list[Release] = []
@@ -196,7 +198,8 @@ class Releases:
         if create_namespace(self.cluster, namespace) and namespace not in self.owned_namespaces:
             self.owned_namespaces.append(namespace)
         release = Release(self.cluster, chart_ref(chart if chart is not None else self.chart),
-                          name or self.release_name, namespace, deep_merge(self.base_values, values or {}))
+                          name or self.release_name, namespace, deep_merge(self.base_values, values or {}),
+                          list(self.values_files))
         self.created.append(release)
         if self.on_install:
             self.on_install(release)

@@ -160,7 +160,7 @@ def make_releases(request, kind_cluster, chart: Path | None = None):
     return Releases(kind_cluster, chart or s.chart, s.release,
                     base_values=request.getfixturevalue("release_values"),
                     probe=request.getfixturevalue("release_probe"),
-                    keep=bool(s.keep_cluster), on_install=stash.append)
+                    keep=bool(s.keep_cluster), on_install=stash.append, values_files=s.values)
 
 
 @contextmanager
