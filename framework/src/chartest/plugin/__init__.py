@@ -24,8 +24,8 @@ from .cluster_fixtures import (  # noqa: F401 - fixtures and hooks, registered b
     traefik,
     traefik_image,
 )
-from ..gate.fixtures import release_gate  # noqa: F401 - fixture, registered by name
-from ..routing.fixtures import (  # noqa: F401 - fixtures, registered by name
+from .gate_fixtures import release_gate  # noqa: F401 - fixture, registered by name
+from .routing_fixtures import (  # noqa: F401 - fixtures, registered by name
     assert_traefik_agrees,
     local_traefik,
     routing_lints,

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from .. import settings as settings_mod
-from .chart_gate import ChartGate
+
+if TYPE_CHECKING:  # the gate loads when its fixture runs, not with the plugin
+    from ..gate.chart_gate import ChartGate
 
 
 def gate_from_settings(config: pytest.Config) -> ChartGate:
+    from ..gate.chart_gate import ChartGate
+
     s = settings_mod.of(config)
     return ChartGate(s.chart, s.base_ref, list(s.gate_values), release=s.release, namespace=s.namespace,
                      api_versions=list(s.api_versions), kube_version=s.kube_version)

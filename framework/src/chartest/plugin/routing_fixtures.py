@@ -10,22 +10,25 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
 from .. import tools
-from .corpus import generate
-from .lints import Lint, lint
-from .live import LocalTraefik, dynamic_config
-from .request import Request
-from .table import RoutingTable
+
+if TYPE_CHECKING:  # the routing tier loads when a routing fixture runs, not with the plugin
+    from ..routing.lints import Lint
+    from ..routing.live import LocalTraefik
+    from ..routing.request import Request
+    from ..routing.table import RoutingTable
 
 __all__ = ["routing_table", "routing_lints", "local_traefik", "assert_traefik_agrees"]
 
 
 @pytest.fixture(scope="session")
 def routing_table(render) -> Callable[..., RoutingTable]:
+    from ..routing.table import RoutingTable
+
     def build(values: dict | None = None, strict_prefix_matching: bool = False, **kw: Any) -> RoutingTable:
         return RoutingTable.from_manifests(render(values, **kw), strict_prefix_matching=strict_prefix_matching)
 
@@ -34,6 +37,9 @@ def routing_table(render) -> Callable[..., RoutingTable]:
 
 @pytest.fixture(scope="session")
 def routing_lints(routing_table) -> Callable[..., list[Lint]]:
+    from ..routing.lints import lint
+    from ..routing.table import RoutingTable
+
     def run(table_or_values: RoutingTable | dict | None = None) -> list[Lint]:
         table = table_or_values if isinstance(table_or_values, RoutingTable) else routing_table(table_or_values)
         return lint(table)
@@ -43,6 +49,8 @@ def routing_lints(routing_table) -> Callable[..., list[Lint]]:
 
 @pytest.fixture(scope="session")
 def local_traefik(pytestconfig) -> Any:
+    from ..routing.live import LocalTraefik, dynamic_config
+
     started: dict[str, LocalTraefik] = {}
 
     def get(table: RoutingTable) -> LocalTraefik:
@@ -51,7 +59,7 @@ def local_traefik(pytestconfig) -> Any:
             try:
                 started[key] = LocalTraefik(table).start()
             except tools.MissingTool as exc:
-                from ..plugin.render_fixtures import note_missing_tool
+                from .render_fixtures import note_missing_tool
 
                 note_missing_tool(pytestconfig, exc)
                 pytest.fail(str(exc), pytrace=False)
@@ -64,7 +72,8 @@ def local_traefik(pytestconfig) -> Any:
 
 @pytest.fixture(scope="session")
 def assert_traefik_agrees(local_traefik) -> Callable[..., None]:
-    from . import compare
+    from ..routing import compare
+    from ..routing.corpus import generate
 
     def check(table: RoutingTable, requests: list[Request] | None = None) -> None:
         requests = generate(table) if requests is None else requests
