@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 import tomllib
 import zipfile
@@ -20,26 +22,22 @@ from selftest_support import EXAMPLES, LOCAL_CLUSTER_CONFTEST, REPO
 
 APP_PACKAGES = {"starlette", "uvicorn", "pymongo", "nats-py", "websockets", "motor"}
 
-INI = """\
-[pytest]
-chartest_chart = hello-chart
-"""
+SECTION = "## Use chartest on your chart"
 
-RENDER_TEST = '''\
-def test_render(render, validate_schemas, assert_restricted):
-    manifests = render({"greeting": "hi"})
-    assert manifests.get("Greeting", "hello-chart").path("spec.message") == "hi"
-    validate_schemas(manifests)
-    assert_restricted(manifests)
-'''
 
-CLUSTER_TEST = '''\
-def test_release(helm_release):
-    release = helm_release({"greeting": "hello, cluster"})
-    page = release.cluster.kubectl(
-        "get", "--raw", f"/api/v1/namespaces/{release.namespace}/services/hello-chart:http/proxy/")
-    assert "hello, cluster" in page
-'''
+def readme_steps() -> tuple[str, str, str]:
+    """The ini and the two test files, exactly as the README's section shows them."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index(SECTION):]
+    section = section[:section.index("\n## ", len(SECTION))]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.S)
+    ini = [body for lang, body in blocks if lang == "ini"]
+    tests = [textwrap.dedent(body) for lang, body in blocks if lang == "python"]
+    assert len(ini) == 1 and len(tests) == 2, f"the README's section changed shape: {[b[0] for b in blocks]}"
+    return textwrap.dedent(ini[0]), tests[0], tests[1]
+
+
+INI, RENDER_TEST, CLUSTER_TEST = readme_steps()
 
 
 def timed(what: str, argv: list, **kw) -> subprocess.CompletedProcess:
