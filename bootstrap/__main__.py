@@ -34,13 +34,18 @@ def cmd_node_image(args) -> None:
     print(nodeimage.ensure(prefer_pull=not args.local))
 
 
+def add_setup_command(sub, text: str, func) -> None:
+    """The ``setup`` subcommand and its flags (the app support's ``setup`` extends this one)."""
+    p = sub.add_parser("setup", help=text)
+    p.add_argument("--tools-only", action="store_true", help="only helm (all the render tier needs)")
+    p.add_argument("--no-browser", action="store_true", help="skip Chromium")
+    p.set_defaults(func=func)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bootstrap", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("setup", help="Docker engine, kind, helm, kubectl, node image, Chromium")
-    p.add_argument("--tools-only", action="store_true", help="only helm (all the render tier needs)")
-    p.add_argument("--no-browser", action="store_true", help="skip Chromium")
-    p.set_defaults(func=cmd_setup)
+    add_setup_command(sub, "Docker engine, kind, helm, kubectl, node image, Chromium", cmd_setup)
     p = sub.add_parser("node-image", help="pull or build the kind node image")
     p.add_argument("--local", action="store_true", help="build locally even where kindest/node is pullable")
     p.set_defaults(func=cmd_node_image)

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from bootstrap.__main__ import cmd_setup as bootstrap_setup, run_cli
+from bootstrap.__main__ import add_setup_command, cmd_setup as bootstrap_setup, run_cli
 from chartest.progress import say
 
 DEFAULT_CLUSTER = os.environ.get("CHARTEST_CLUSTER", "webhooks")
@@ -71,10 +71,7 @@ def cmd_run_local(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m webhooks_testing", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("setup", help="Docker engine, tools, node image, Chromium, and the app's images")
-    p.add_argument("--tools-only", action="store_true", help="only helm (all the render tier needs)")
-    p.add_argument("--no-browser", action="store_true", help="skip Chromium")
-    p.set_defaults(func=cmd_setup)
+    add_setup_command(sub, "Docker engine, tools, node image, Chromium, and the app's images", cmd_setup)
     sub.add_parser("images", help="build the app and infrastructure images").set_defaults(func=cmd_images)
     for name, func, text in (("cluster", cmd_cluster, "create or reuse the kind cluster, then smoke-check it"),
                              ("cluster-down", cmd_cluster_down, "delete the kind cluster"),
