@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from chartest.shell import CommandError
+from chartest import CommandError
 
 HOOK_SELECTOR = "app.kubernetes.io/component=acceptance-test"
 
@@ -78,7 +78,7 @@ def test_upgrade_from_the_base_ref_keeps_data_and_routes(helm_release, chartest_
     import uuid
 
     from chartest import unavailable
-    from chartest.gate.gitref import export_dir
+    from chartest.gate import export_dir
 
     if not chartest_settings.base_ref:
         unavailable("no git base ref to upgrade from (give --base-ref)")

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import pytest
 
-from chartest.routing import Observed, Request, RoutingTable, compare, generate_corpus, send
-from chartest.routing.live import ingress_target
-from chartest.routing.table import Decision
+from chartest.routing import (Decision, Observed, Request, RoutingTable, compare, generate_corpus,
+                              ingress_target, send)
 
 
 def service_of(obs: Observed) -> str | None:

@@ -1,12 +1,12 @@
 """helm upgrade (new tag, more replicas) keeps serving and keeps data; helm rollback works."""
 
+import subprocess
 import time
 import uuid
 
 import pytest
 from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
 
-from chartest.shell import run
 from webhooks_testing.deploy import split_tag
 from webhooks_testing.traffic import Poster
 
@@ -22,10 +22,10 @@ def retagged_api(kind_cluster, app_images):
     """The api image under a second tag, loaded into the node: an 'upgrade' to deploy."""
     repository, tag = split_tag(app_images["api"])
     new_tag = f"{tag}-next"
-    run(["docker", "tag", app_images["api"], f"{repository}:{new_tag}"])
+    subprocess.run(["docker", "tag", app_images["api"], f"{repository}:{new_tag}"], check=True)
     kind_cluster.load_image(f"{repository}:{new_tag}")
     yield new_tag
-    run(["docker", "rmi", f"{repository}:{new_tag}"], check=False)
+    subprocess.run(["docker", "rmi", f"{repository}:{new_tag}"], capture_output=True)
 
 
 def _mongo_secret(kube_api, namespace):

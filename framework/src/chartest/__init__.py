@@ -36,6 +36,7 @@ _EXPORTS = {
     # configuration and tools
     "Settings": "chartest.settings",
     "MissingTool": "chartest.tools",
+    "CommandError": "chartest.shell",
     "find_tool": "chartest.tools",
     "unavailable": "chartest.plugin.cluster_fixtures",
     "installing": "chartest.plugin.cluster_fixtures",
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .render.schemas import SchemaSet, SchemaViolation  # noqa: F401
     from .render.snapshots import Snapshot, mask_manifests  # noqa: F401
     from .settings import Settings  # noqa: F401
+    from .shell import CommandError  # noqa: F401
     from .tools import MissingTool  # noqa: F401
     from .tools import find as find_tool  # noqa: F401
 

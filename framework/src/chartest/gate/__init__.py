@@ -10,9 +10,10 @@
 """
 
 from .chart_gate import ChartGate, GateFailure, ValuesSet, VersionVerdict
+from .gitref import export_dir
 from .lint import LintFinding, LintResult, helm_lint
 from .semver import SemVer, SemVerError
 from .upgrade import Finding, compare_manifests, removed_value_keys
 
 __all__ = ["ChartGate", "GateFailure", "ValuesSet", "VersionVerdict", "LintFinding", "LintResult", "helm_lint",
-           "SemVer", "SemVerError", "Finding", "compare_manifests", "removed_value_keys"]
+           "SemVer", "SemVerError", "Finding", "compare_manifests", "removed_value_keys", "export_dir"]

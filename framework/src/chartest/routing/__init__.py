@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from .corpus import generate as generate_corpus
 from .lints import Lint, lint
-from .live import LocalTraefik, Observed, send, traefik_binary
+from .live import LocalTraefik, Observed, ingress_target, send, traefik_binary
 from .request import BadRequest, Request, routing_path
 from .rules import Rule, RuleError, default_priority, parse_rule
 from .table import Decision, Route, RoutingTable
 
 __all__ = ["RoutingTable", "Route", "Decision", "Request", "BadRequest", "routing_path", "Rule", "RuleError",
            "parse_rule", "default_priority", "LocalTraefik", "Observed", "send", "traefik_binary",
-           "generate_corpus", "lint", "Lint", "compare"]
+           "generate_corpus", "lint", "Lint", "compare", "ingress_target"]
 
 
 def compare(table: RoutingTable, requests: list[Request], observed: list[Observed],
