@@ -65,3 +65,19 @@ def test_the_app_knows_nothing_of_its_tests():
 def test_a_layer_check_can_fail(layer):
     """The scanner sees imports at all (an empty result would make the checks above vacuous)."""
     assert any(imports_of(ROOT / layer).values())
+
+
+PUBLIC_MODULES = {"chartest", "chartest.routing", "chartest.gate", "chartest.pins"}
+
+
+@pytest.mark.parametrize("folder", ["tests/unit", "tests/e2e", "tests/services", "examples"])
+def test_the_repository_tests_use_only_the_frameworks_public_api(folder):
+    """chartest's users (this repository's tests, the example) import its public modules only."""
+    def is_module(name: str) -> bool:
+        path = FRAMEWORK.parent.joinpath(*name.split("."))
+        return path.with_suffix(".py").is_file() or path.is_dir()
+
+    def internal(name: str) -> bool:  # a chartest module (not a name imported from one) that is not public
+        return top(name) == "chartest" and is_module(name) and name not in PUBLIC_MODULES
+
+    assert not offenders(ROOT / folder, internal)
