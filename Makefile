@@ -61,7 +61,7 @@ OFFLINE ?=
 gate: $(if $(OFFLINE),venv,setup)
 	$(PY) -m bootstrap setup --tools-only
 	$(PY) -m chartest gate --tests tests/unit -f tests/unit/fixtures/seed-values.yaml \
-	  $(if $(BASE_REF),--base-ref $(BASE_REF)) $(if $(OFFLINE),--offline,--e2e tests/e2e/test_release_gate.py) \
+	  $(if $(BASE_REF),--base-ref $(BASE_REF)) $(if $(OFFLINE),--offline,--e2e tests/e2e/test_helm_test_and_upgrade.py) \
 	  $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
 
 bench: setup

@@ -81,3 +81,12 @@ def test_the_repository_tests_use_only_the_frameworks_public_api(folder):
         return top(name) == "chartest" and is_module(name) and name not in PUBLIC_MODULES
 
     assert not offenders(ROOT / folder, internal)
+
+
+def test_test_module_basenames_are_unique():
+    """pytest imports test modules by basename (rootdir, no packages): a second one fails collection."""
+    seen: dict[str, list[str]] = {}
+    for folder in ("tests", "framework/tests"):
+        for path in (ROOT / folder).rglob("test_*.py"):
+            seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert not {name: paths for name, paths in seen.items() if len(paths) > 1}
