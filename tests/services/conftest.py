@@ -62,6 +62,14 @@ class Client:
         return sock
 
     @staticmethod
+    def status(url: str, timeout: float = 5) -> int:
+        """The HTTP status of GET ``url``, 0 when nothing answers (a probe, never an exception)."""
+        try:
+            return requests.get(url, timeout=timeout).status_code
+        except requests.RequestException:
+            return 0
+
+    @staticmethod
     def frame(sock: websocket.WebSocket) -> dict:
         return json.loads(sock.recv())
 
@@ -146,8 +154,8 @@ def fragile(fragile_stack) -> Client:
     yield client
     for server in (fragile_stack.nats, fragile_stack.mongo):
         server.start()
-    client.wait_for(lambda: _status(f"{fragile_stack.api.url}/app/readyz") == 200
-                    and _status(f"{fragile_stack.ws.url}/readyz") == 200,
+    client.wait_for(lambda: client.status(f"{fragile_stack.api.url}/app/readyz") == 200
+                    and client.status(f"{fragile_stack.ws.url}/readyz") == 200,
                     timeout=30, what="the fragile stack to be ready again")
 
 
@@ -166,13 +174,6 @@ def chart_memory_limit():
                 return int(float(raw[:-2]) * factor)
         return int(raw)
     return limit
-
-
-def _status(url: str) -> int:
-    try:
-        return requests.get(url, timeout=5).status_code
-    except requests.RequestException:
-        return 0
 
 
 @pytest.fixture(scope="session")

@@ -30,13 +30,6 @@ def drill_stack(tmp_path_factory):
         yield running
 
 
-def _status(url: str) -> int:
-    try:
-        return requests.get(url, timeout=2).status_code
-    except requests.RequestException:
-        return 0
-
-
 def test_nats_killed_mid_stream_loses_and_duplicates_nothing(drill_stack, client_for):
     stack, client = drill_stack, client_for(drill_stack)
     hook = client.new_webhook()
@@ -69,7 +62,7 @@ def test_nats_killed_mid_stream_loses_and_duplicates_nothing(drill_stack, client
                 stack.nats.stop(kill=True)
                 killed = True
             if killed and not restarted and elapsed >= (KILL_AT + RESTART_AT) / 2 and not ws_ready_while_down:
-                ws_ready_while_down.append(_status(f"{stack.ws.url}/readyz"))
+                ws_ready_while_down.append(client.status(f"{stack.ws.url}/readyz", timeout=2))
             if killed and not restarted and elapsed >= RESTART_AT:
                 stack.nats.start()
                 restarted = True
