@@ -123,7 +123,7 @@ def test_retention_deletes_old_webhooks_and_payloads(fragile, tmp_path):
                          timeout=15, what="the webhook to expire")
         # the counters follow the deletion (a write later than the webhook's own)
         fragile.wait_for(lambda: requests.get(f"{api.url}/stats").json()["stats"] == {
-            "number_of_webhooks": 0, "number_of_payloads_received": 0}, timeout=5, what="the counters to follow")
+            "number_of_webhooks": 0, "number_of_payloads_received": 0}, timeout=15, what="the counters to follow")
         assert "retention cleanup" in api.log()
     finally:
         api.stop()
