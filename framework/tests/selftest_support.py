@@ -5,25 +5,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
+from chartest import unavailable  # noqa: F401 - self-tests that cannot run skip locally, fail in CI
 
 TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def unavailable(reason: str):
-    """A self-test that cannot run skips locally and fails in CI."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: a test that cannot run is a failure)", pytrace=False)
-    pytest.skip(reason)
 
 EXAMPLES_CLUSTER = "chartest-examples"
 EXAMPLES_HTTP_PORT = "18090"

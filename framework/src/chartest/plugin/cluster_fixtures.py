@@ -31,9 +31,9 @@ CLUSTER_FIXTURE = "kind_cluster"
 
 
 def unavailable(reason: str):
-    """Skip, or in CI fail: a cluster test that cannot run is never silently skipped there."""
+    """Skip, or in CI fail: a test that cannot run (no cluster, no tool) is never silently skipped there."""
     if in_ci():
-        pytest.fail(f"{reason}\n(CI=true: a cluster test that cannot run is a failure)", pytrace=False)
+        pytest.fail(f"{reason}\n(CI=true: a test that cannot run is a failure)", pytrace=False)
     pytest.skip(reason)
 
 
