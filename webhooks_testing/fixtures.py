@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 import pytest
 
 from chartest import Release, installing, unavailable, visible
+from chartest.cluster import sharing
 from chartest.progress import step
 from chartest.settings import of as settings_of
 
@@ -60,8 +61,8 @@ def online_infra(kind_cluster) -> bool:
 def app_images(kind_cluster, online_infra, pytestconfig) -> dict[str, str]:
     """The locally built images, loaded into the kind node (or pushed to the
     ``image_registry`` setting's registry for an existing cluster); name -> image ref."""
-    if kind_cluster.kind:
-        with visible(pytestconfig):
+    if kind_cluster.kind:  # xdist workers take turns: the first builds and loads, the rest find them loaded
+        with visible(pytestconfig), sharing.locked(f"images-{kind_cluster.name}"):
             return deploy.build_and_load(kind_cluster, online_infra)
     registry = settings_of(pytestconfig).image_registry
     if not registry:

@@ -24,6 +24,7 @@ from .cluster_fixtures import (  # noqa: F401 - fixtures and hooks, registered b
     traefik,
     traefik_image,
 )
+from . import xdist_sharing
 from .gate_fixtures import release_gate  # noqa: F401 - fixture, registered by name
 from .routing_fixtures import (  # noqa: F401 - fixtures, registered by name
     assert_traefik_agrees,
@@ -57,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "render_fails(match=None): the test must raise chartest.RenderError matching `match`")
     config.addinivalue_line("markers", "e2e: needs a Kubernetes cluster (added to every test using kind_cluster)")
+    xdist_sharing.configure(config)
+    if config.pluginmanager.has_plugin("xdist"):
+        config.pluginmanager.register(xdist_sharing, "chartest-xdist-sharing")
     config.pluginmanager.register(RenderPlan(config, s.chart), "chartest-render-plan")
     if config.pluginmanager.has_plugin("helm-charts") or _helm_charts_loaded(config):
         from . import helm_charts_binding

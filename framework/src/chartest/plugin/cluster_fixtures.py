@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from .. import settings as settings_mod
+from ..cluster import sharing
 from .render_fixtures import in_ci
 
 LIVE_RELEASES = pytest.StashKey[list]()
@@ -73,8 +74,9 @@ def kind_config_patch() -> dict:
 def kind_cluster(request, pytestconfig):
     """The cluster under test: the ``kubeconfig`` setting's, or a kind cluster created or reused by name.
 
-    A kind cluster this session created is deleted at the end (Ctrl-C included)
-    unless ``keep_cluster``; an existing one is never created, deleted or changed.
+    A kind cluster this run created is deleted after its last test (Ctrl-C
+    included) unless ``keep_cluster``; an existing one is never created, deleted
+    or changed. pytest-xdist workers share one cluster (:mod:`chartest.cluster.sharing`).
     """
     from ..cluster import kind
 
@@ -84,13 +86,14 @@ def kind_cluster(request, pytestconfig):
             unavailable(f"kubeconfig {s.kubeconfig} (from {s.source('kubeconfig')}) does not exist")
         yield kind.Cluster("external", Path(s.kubeconfig), s.ingress_url, kind=False)
         return
-    preexisting = False
     try:
         image = request.getfixturevalue("kind_node_image")
         patch = request.getfixturevalue("kind_config_patch")
-        with visible(pytestconfig):
-            preexisting = s.cluster_name in kind.existing_clusters()
+        with visible(pytestconfig), sharing.locked(f"kind-{s.cluster_name}"):
+            existed = s.cluster_name in kind.existing_clusters()
             cluster = kind.ensure(s.cluster_name, image=image, http_port=s.http_port, config_patch=patch)
+            if not existed:
+                sharing.claim(s.cluster_name)
     except Exception as exc:  # noqa: BLE001 - the reason goes into the skip/fail message
         unavailable(f"no kind cluster {s.cluster_name}: {exc}")
     if s.ingress_url:
@@ -98,9 +101,24 @@ def kind_cluster(request, pytestconfig):
     try:
         yield cluster
     finally:
-        if not preexisting and not s.keep_cluster:
-            with visible(pytestconfig):
-                kind.delete(s.cluster_name)
+        if not is_xdist_worker(pytestconfig):  # under xdist the controller deletes it, after the last worker
+            delete_cluster_if_ours(pytestconfig)
+
+
+def is_xdist_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def delete_cluster_if_ours(config) -> None:
+    """Delete the kind cluster if this run created it (and ``keep_cluster`` is off)."""
+    s = settings_mod.of(config)
+    if s.kubeconfig or s.keep_cluster or not sharing.owned_by_this_run(s.cluster_name):
+        return
+    from ..cluster import kind
+
+    with visible(config):
+        kind.delete(s.cluster_name)
+    sharing.release_claim(s.cluster_name)
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +145,7 @@ def traefik(kind_cluster, request) -> str:
     if kind_cluster.kind:
         image = request.getfixturevalue("traefik_image")
         try:
-            with visible(request.config):
+            with visible(request.config), sharing.locked(f"traefik-{kind_cluster.name}"):
                 traefik_mod.ensure(kind_cluster, image)
         except Exception as exc:  # noqa: BLE001
             unavailable(f"cannot install Traefik: {exc}")
@@ -222,11 +240,18 @@ def browser_page(request):
 
 # -- hooks: failure dumps, the e2e count -------------------------------------------------
 
+WHOLE_CLUSTER_GROUP = "chartest-whole-cluster"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
-    """Tests that need a cluster are marked ``e2e``, so the summary counts them."""
+    """Tests that need a cluster are marked ``e2e``, so the summary counts them; tests
+    marked ``needs_whole_cluster`` all go to one xdist worker."""
     for item in items:
         if CLUSTER_FIXTURE in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.e2e)
+        if item.get_closest_marker("needs_whole_cluster"):
+            item.add_marker(pytest.mark.xdist_group(WHOLE_CLUSTER_GROUP))
 
 
 @pytest.hookimpl(hookwrapper=True)
