@@ -20,7 +20,8 @@ help:
 	@echo "make test-unit     the chart's render tier only (helm template, no cluster)"
 	@echo "make run-local     nats, FerretDB, api, ws and www as local processes (no cluster)"
 	@echo "make gate          release gate: helm lint, version bump, upgrade safety vs BASE_REF, unit tier,"
-	@echo "                   helm test in e2e (OFFLINE=1: no cluster); report in .state/artifacts/gate"
+	@echo "                   helm package + push to an OCI registry, helm test and the OCI install in e2e"
+	@echo "                   (OFFLINE=1: no cluster, no push); report in .state/artifacts/gate"
 	@echo "make bench         benchmark scripts (print figures)"
 
 # the framework (framework/) and this repository (app, bootstrap, app test support), both editable
@@ -61,7 +62,7 @@ OFFLINE ?=
 gate: $(if $(OFFLINE),venv,setup)
 	$(PY) -m bootstrap setup --tools-only
 	$(PY) -m chartest gate --tests tests/unit -f tests/unit/fixtures/seed-values.yaml \
-	  $(if $(BASE_REF),--base-ref $(BASE_REF)) $(if $(OFFLINE),--offline,--e2e tests/e2e/test_helm_test_and_upgrade.py) \
+	  $(if $(BASE_REF),--base-ref $(BASE_REF)) $(if $(OFFLINE),--offline,--e2e tests/e2e/test_helm_test_and_upgrade.py --e2e tests/e2e/test_oci_install.py) \
 	  $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
 
 bench: setup

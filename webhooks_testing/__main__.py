@@ -48,9 +48,11 @@ def cmd_cluster(args) -> None:
 
 
 def cmd_cluster_down(args) -> None:
-    from chartest.cluster import kind
+    from chartest.cluster import kind, registry
 
     kind.delete(args.name)
+    port = int(os.environ.get("CHARTEST_REGISTRY_PORT", "5001"))  # a registry kept by --keep-cluster
+    registry.delete(registry.Registry(f"localhost:{port}", registry.container_name(port)))
 
 
 def cmd_up(args) -> None:
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     add_setup_command(sub, "Docker engine, tools, node image, Chromium, and the app's images", cmd_setup)
     sub.add_parser("images", help="build the app and infrastructure images").set_defaults(func=cmd_images)
     for name, func, text in (("cluster", cmd_cluster, "create or reuse the kind cluster, then smoke-check it"),
-                             ("cluster-down", cmd_cluster_down, "delete the kind cluster"),
+                             ("cluster-down", cmd_cluster_down, "delete the kind cluster (and a kept local registry)"),
                              ("up", cmd_up, "cluster + Traefik + the app; prints the URL")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--name", default=DEFAULT_CLUSTER, help="cluster name ($CHARTEST_CLUSTER, default webhooks)")

@@ -14,8 +14,9 @@ import yaml
 
 from bootstrap import docker_images, images, nodeimage, paths
 from chartest import Cluster, Release, deep_merge, pins
-from chartest.cluster import kind, release as release_mod, traefik
-from chartest.progress import info, paint, say, step
+from chartest.cluster import kind, registry as registry_mod, release as release_mod, traefik
+from chartest.cluster.registry import Registry
+from chartest.progress import info, paint, say, skip, step
 from chartest.shell import run
 
 from .client import WebhooksClient
@@ -32,13 +33,19 @@ def split_tag(ref: str) -> tuple[str, str]:
     return repository, tag
 
 
+def from_registry(repository: str) -> bool:
+    """``host[:port]/...`` names a registry (``localhost:5001/webhooks/api``); ``webhooks/api`` does not."""
+    first, _, rest = repository.partition("/")
+    return bool(rest) and ("." in first or ":" in first or first == "localhost")
+
+
 def local_image_values(refs: dict[str, str]) -> dict:
     """Chart values that point a service at a built image: kind-loaded (never pulled),
-    or pushed to a registry (``registry/...`` refs, pulled if absent)."""
+    or pushed to a registry (``registry/...`` refs, pulled if absent: tags are content hashes)."""
     values: dict = {}
     for service, ref in refs.items():
         repository, tag = split_tag(ref)
-        policy = "IfNotPresent" if "/" in repository and "." in repository.split("/")[0] else "Never"
+        policy = "IfNotPresent" if from_registry(repository) else "Never"
         values[service] = {"tag": tag, "image": {"registry": "", "repository": repository, "pullPolicy": policy}}
     return values
 
@@ -63,10 +70,14 @@ def app_values(refs: dict[str, str], online_infra: bool, extra: dict | None = No
     return deep_merge(values, extra or {})
 
 
+def image_names(online_infra: bool) -> tuple[str, ...]:
+    """The images a release needs: the services, plus NATS and FerretDB where the official ones cannot be pulled."""
+    return APP_SERVICES if online_infra else APP_SERVICES + ("nats", "ferretdb")
+
+
 def build_and_load(cluster: Cluster, online_infra: bool) -> dict[str, str]:
     """Build (cached) and ``kind load`` the images the release needs; returns their refs."""
-    names = APP_SERVICES if online_infra else APP_SERVICES + ("nats", "ferretdb")
-    refs = images.ensure_all(SPECS[n] for n in names)
+    refs = images.ensure_all(SPECS[n] for n in image_names(online_infra))
     for ref in refs.values():
         if not _node_has(cluster, ref):
             with step(f"kind load {ref}"):
@@ -74,15 +85,19 @@ def build_and_load(cluster: Cluster, online_infra: bool) -> dict[str, str]:
     return refs
 
 
-def build_and_push(registry: str) -> dict[str, str]:
-    """For an existing cluster: build the app images and push them to ``registry``."""
+def build_and_push(registry: Registry, online_infra: bool) -> dict[str, str]:
+    """Build (cached) the images the release needs and push them to ``registry``, which the
+    cluster pulls from (no ``kind load``); returns the registry's refs. A tag the registry
+    holds already is not pushed again (tags are content hashes)."""
     refs = {}
-    for name, ref in images.ensure_all(SPECS[n] for n in APP_SERVICES).items():
-        pushed = f"{registry.rstrip('/')}/{ref}"
-        run(["docker", "tag", ref, pushed])
-        with step(f"docker push {pushed}"):
-            run(["docker", "push", pushed])
-        refs[name] = pushed
+    for name, ref in images.ensure_all(SPECS[n] for n in image_names(online_infra)).items():
+        repository, tag = split_tag(ref)
+        if tag in registry.tags(repository):
+            skip(f"push {ref}", f"{registry.host} has it")
+            refs[name] = registry.ref(ref)
+            continue
+        with step(f"docker push {registry.ref(ref)}"):
+            refs[name] = registry.push(ref)
     return refs
 
 
@@ -145,7 +160,8 @@ def wait_routed_if_ingress(release: Release, timeout: float = 60) -> None:
 def ensure_cluster(name: str, http_port: int) -> Cluster:
     """The kind cluster from the node image the bootstrap pulls or builds."""
     image = nodeimage.ensure()
-    return kind.ensure(name, image=image, http_port=http_port, config_patch=nodeimage.kind_config_patch(image))
+    patch = registry_mod.with_config_path(nodeimage.kind_config_patch(image))  # a registry can be connected
+    return kind.ensure(name, image=image, http_port=http_port, config_patch=patch)
 
 
 def traefik_image() -> str | None:

@@ -2,7 +2,7 @@
 
 It overrides chartest's extension fixtures: the kind node image and config
 (pulled, or built by the bootstrap), Traefik's image where its chart cannot be
-reached, the values under every release (images built here, small requests)
+reached, the registry image (the distribution registry the bootstrap builds), the values under every release (images built here, small requests)
 and the readiness probe (api, www and ws answer through the ingress). On top,
 the fixtures the webhooks tests use: the session's app and clients of it.
 """
@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from chartest import Release, installing, unavailable, visible
+from chartest import Release, installing, visible
 from chartest.cluster import sharing
 from chartest.progress import step
 from chartest.settings import of as settings_of
@@ -50,26 +50,28 @@ def traefik_image(pytestconfig) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def online_infra(kind_cluster) -> bool:
-    """True where public images can be pulled: nats/mongo then use the official images.
+def registry_image(pytestconfig) -> str:
+    """The distribution registry built by the bootstrap (no registry to pull the official one from)."""
+    from bootstrap import registryimage
 
-    An existing (non-kind) cluster is assumed to pull public images itself."""
-    return deploy.registry_reachable() if kind_cluster.kind else True
+    with visible(pytestconfig):
+        return registryimage.ensure()
 
 
 @pytest.fixture(scope="session")
-def app_images(kind_cluster, online_infra, pytestconfig) -> dict[str, str]:
-    """The locally built images, loaded into the kind node (or pushed to the
-    ``image_registry`` setting's registry for an existing cluster); name -> image ref."""
-    if kind_cluster.kind:  # xdist workers take turns: the first builds and loads, the rest find them loaded
-        with visible(pytestconfig), sharing.locked(f"images-{kind_cluster.name}"):
-            return deploy.build_and_load(kind_cluster, online_infra)
-    registry = settings_of(pytestconfig).image_registry
-    if not registry:
-        unavailable("an existing cluster cannot `kind load`: pass --image-registry REGISTRY "
-                    "(one the cluster pulls from, `docker login` done) to push the app images there")
-    with visible(pytestconfig):
-        return deploy.build_and_push(registry)
+def online_infra(kind_cluster) -> bool:
+    """True where public images can be pulled (probed from this host): nats/mongo then use the
+    official images; otherwise the local NATS and FerretDB images go to the registry too."""
+    return deploy.registry_reachable()
+
+
+@pytest.fixture(scope="session")
+def app_images(local_registry, online_infra, pytestconfig) -> dict[str, str]:
+    """The locally built images, pushed to the OCI registry the cluster pulls from (a local
+    one connected to kind, or the ``image_registry`` setting's); name -> image ref.
+    xdist workers take turns: the first builds and pushes, the rest find the images there."""
+    with visible(pytestconfig), sharing.locked("app-images"):
+        return deploy.build_and_push(local_registry, online_infra)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,8 @@
 
 The services share one recipe (``images/webhooks``) built per service; NATS,
 FerretDB (the MongoDB wire protocol on SQLite) and Traefik are deployed only
-where the official images cannot be pulled, each from a pinned binary.
+where the official images cannot be pulled, each from a pinned binary; the OCI
+registry (``bootstrap.registryimage``) serves them all to the cluster.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Callable
 
-from bootstrap import baseimages, paths
+from bootstrap import baseimages, paths, registryimage
 from bootstrap.images import ImageSpec, binary_hash, site_packages, tree_bytes, wheel_script
 from chartest import pins
 from chartest.shell import run
@@ -73,4 +74,5 @@ SPECS = {
                           version=pins.get("infra.ferretdb").lstrip("v")),
     "traefik": ImageSpec("traefik", "chartest/traefik", _copy(traefik_binary), binary_hash(traefik_binary),
                          version=pins.get("traefik.version").lstrip("v")),
+    "registry": registryimage.SPEC,   # the OCI registry the cluster pulls the images above from
 }

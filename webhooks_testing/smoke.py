@@ -1,6 +1,7 @@
 """The cluster smoke check: the three things every later test relies on.
 
-1. ``kind load docker-image`` of a freshly built local image works;
+1. a freshly built local image reaches the node: ``kind load docker-image``, or
+   (any cluster) a push to the registry the nodes pull from;
 2. a pod from that image reaches Running;
 3. a Service name resolves through cluster DNS from another pod and answers
    over the Service IP.
@@ -17,6 +18,7 @@ from kubernetes.config import new_client_from_config
 
 from bootstrap import baseimages, docker_images, paths
 from chartest import Cluster
+from chartest.cluster.registry import Registry
 from chartest.progress import step
 from chartest.shell import run
 
@@ -74,28 +76,36 @@ def _wait_phase(core: client.CoreV1Api, name: str, phases: set[str], timeout: fl
         time.sleep(1)
 
 
-def _pod(name: str, image: str, command: list[str], labels: dict | None = None) -> client.V1Pod:
+def _pod(name: str, image: str, command: list[str], labels: dict | None = None,
+         pull_policy: str = "Never") -> client.V1Pod:
     return client.V1Pod(
         metadata=client.V1ObjectMeta(name=name, labels=labels or {}),
         spec=client.V1PodSpec(
             restart_policy="Never",
             automount_service_account_token=False,
             containers=[client.V1Container(
-                name=name, image=image, image_pull_policy="Never", command=command,
+                name=name, image=image, image_pull_policy=pull_policy, command=command,
             )],
         ),
     )
 
 
-def run_smoke(cluster: Cluster) -> SmokeResult:
+def run_smoke(cluster: Cluster, registry: Registry | None = None) -> SmokeResult:
+    """The smoke check; with ``registry`` the image is pushed there and pulled by the node
+    (any cluster), else ``kind load``ed (never pulled)."""
     timings: dict[str, float] = {}
     t = time.monotonic()
-    image, nonce = build_image()
+    local, nonce = build_image()
     timings["build"] = time.monotonic() - t
 
     t = time.monotonic()
-    cluster.load_image(image)
-    timings["kind load"] = time.monotonic() - t
+    if registry is None:
+        image, pull_policy = local, "Never"
+        cluster.load_image(image)
+        timings["kind load"] = time.monotonic() - t
+    else:
+        image, pull_policy = registry.push(local), "IfNotPresent"
+        timings["push"] = time.monotonic() - t
 
     api = new_client_from_config(str(cluster.kubeconfig))
     core = client.CoreV1Api(api)
@@ -111,7 +121,7 @@ def run_smoke(cluster: Cluster) -> SmokeResult:
     try:
         t = time.monotonic()
         core.create_namespaced_pod(NAMESPACE, _pod(
-            "server", image, ["python3", "-m", "http.server", "8080"], {"app": "smoke"}))
+            "server", image, ["python3", "-m", "http.server", "8080"], {"app": "smoke"}, pull_policy))
         svc = core.create_namespaced_service(NAMESPACE, client.V1Service(
             metadata=client.V1ObjectMeta(name="smoke"),
             spec=client.V1ServiceSpec(selector={"app": "smoke"},
@@ -123,14 +133,14 @@ def run_smoke(cluster: Cluster) -> SmokeResult:
         t = time.monotonic()
         ip = svc.spec.cluster_ip
         core.create_namespaced_pod(NAMESPACE, _pod(
-            "client", image, ["python3", "-c", CLIENT_SCRIPT, ip, nonce]))
+            "client", image, ["python3", "-c", CLIENT_SCRIPT, ip, nonce], pull_policy=pull_policy))
         _wait_phase(core, "client", {"Succeeded"})
         log = core.read_namespaced_pod_log("client", NAMESPACE)
         timings["DNS + Service IP"] = time.monotonic() - t
         return SmokeResult(image, ip, log, timings)
     finally:
         core.delete_namespace(NAMESPACE)
-        run(["docker", "rmi", image], check=False)  # one-off tags must not pile up
+        run(["docker", "rmi", *{local, image}], check=False)  # one-off tags must not pile up
 
 
 def check(cluster: Cluster) -> SmokeResult:

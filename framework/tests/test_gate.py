@@ -275,7 +275,9 @@ def test_gate_passes_an_unchanged_chart_and_writes_the_report(repo, tool_env):
     summary = (repo / "out" / "gate.md").read_text()
     assert summary.startswith("# Release gate: PASSED")
     assert "| `test_chart_version` | pass |" in summary and "| `test_helm_lint[defaults]` | pass |" in summary
-    assert 'tests="3"' in (repo / "out" / "gate.xml").read_text()
+    assert "| `test_chart_package` | pass |" in summary and "| `test_chart_push` | skip |" in summary
+    assert 'tests="5"' in (repo / "out" / "gate.xml").read_text()
+    assert (repo / ".chartest" / "artifacts" / "gate" / "package" / "tiny-1.0.0.tgz").is_file()
 
 
 def test_selector_change_fails_naming_resource_and_field(repo, tool_env):

@@ -3,7 +3,6 @@
 import pytest
 
 from chartest import pins as versions
-from chartest import unavailable
 from webhooks_testing import smoke
 
 
@@ -25,10 +24,12 @@ def test_node_is_ready_at_the_pinned_version(kind_cluster):
 
 
 @pytest.mark.cluster
-def test_smoke_local_image_dns_and_service_ip(kind_cluster):
-    if not kind_cluster.kind:
-        unavailable("the smoke check loads an image with kind; --kubeconfig clusters are not kind")
-    result = smoke.run_smoke(kind_cluster)
+def test_smoke_local_image_dns_and_service_ip(kind_cluster, request):
+    """kind: the image is `kind load`ed; any other cluster: pushed to the registry its nodes pull from."""
+    registry = None if kind_cluster.kind else request.getfixturevalue("local_registry")
+    result = smoke.run_smoke(kind_cluster, registry)
     assert f"resolved {result.service_ip}" in result.client_log
     assert "answered" in result.client_log
-    assert result.image.startswith("chartest/smoke:")
+    expected = "chartest/smoke:" if registry is None else registry.ref("chartest/smoke:")
+    assert result.image.startswith(expected)
+    assert ("kind load" in result.timings) == (registry is None)

@@ -18,12 +18,12 @@ def _deployment(kube_cluster, namespace, name):
 
 
 @pytest.fixture
-def retagged_api(kind_cluster, app_images):
-    """The api image under a second tag, loaded into the node: an 'upgrade' to deploy."""
+def retagged_api(app_images):
+    """The api image under a second tag, pushed to the registry the cluster pulls from: an 'upgrade' to deploy."""
     repository, tag = split_tag(app_images["api"])
     new_tag = f"{tag}-next"
     subprocess.run(["docker", "tag", app_images["api"], f"{repository}:{new_tag}"], check=True)
-    kind_cluster.load_image(f"{repository}:{new_tag}")
+    subprocess.run(["docker", "push", f"{repository}:{new_tag}"], check=True, capture_output=True)
     yield new_tag
     subprocess.run(["docker", "rmi", f"{repository}:{new_tag}"], capture_output=True)
 

@@ -70,7 +70,7 @@ def test_a_layer_check_can_fail(layer):
 PUBLIC_MODULES = {"chartest", "chartest.routing", "chartest.gate", "chartest.pins"}
 
 
-@pytest.mark.parametrize("folder", ["tests/unit", "tests/e2e", "tests/services", "examples"])
+@pytest.mark.parametrize("folder", ["tests/unit", "tests/e2e", "tests/services", "tests/any_cluster", "examples"])
 def test_the_repository_tests_use_only_the_frameworks_public_api(folder):
     """chartest's users (this repository's tests, the example) import its public modules only."""
     def is_module(name: str) -> bool:

@@ -33,6 +33,9 @@ _EXPORTS = {
     "Release": "chartest.cluster.release",
     "Releases": "chartest.cluster.release",
     "deep_merge": "chartest.cluster.kind",
+    "Registry": "chartest.cluster.registry",
+    "package_chart": "chartest.cluster.registry",
+    "push_chart": "chartest.cluster.registry",
     # configuration and tools
     "Settings": "chartest.settings",
     "MissingTool": "chartest.tools",
@@ -49,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .assertions.podsecurity import (PodSecurityError, assert_restricted, check_restricted,  # noqa: F401
                                          check_workload)
     from .cluster.kind import Cluster, deep_merge  # noqa: F401
+    from .cluster.registry import Registry, package_chart, push_chart  # noqa: F401
     from .cluster.release import Release, Releases  # noqa: F401
     from .plugin.cluster_fixtures import installing, unavailable, visible  # noqa: F401
     from .render.helm import RenderError, render_differences  # noqa: F401

@@ -97,6 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
             "port)", None, "str", "--ingress-url", "CHARTEST_INGRESS_URL", "chartest_ingress_url"),
     Setting("image_registry", "registry the cluster pulls the project's images from", None, "str",
             "--image-registry", "CHARTEST_IMAGE_REGISTRY", "chartest_image_registry"),
+    Setting("registry_port", "loopback port of the local OCI registry chartest starts and connects to kind "
+            "when no image_registry is given", 5001, "int", "--registry-port", "CHARTEST_REGISTRY_PORT",
+            "chartest_registry_port"),
     Setting("keep_cluster", "keep the kind cluster and test namespaces after the session", False, "bool",
             "--keep-cluster", "CHARTEST_KEEP_CLUSTER", "chartest_keep_cluster"),
     Setting("artifacts", "where failure dumps and screenshots go",

@@ -41,6 +41,7 @@ class Release:
     namespace: str
     values: dict = field(default_factory=dict)
     values_files: list[Path] = field(default_factory=list)  # applied before ``values``, in order
+    chart_flags: list[str] = field(default_factory=list)  # how helm gets the chart: --version, --plain-http
 
     def helm(self, *args: str, **kw) -> str:
         return run([tools.find("helm"), *args, "--kubeconfig", self.cluster.kubeconfig,
@@ -53,7 +54,7 @@ class Release:
             self.values = values
         if chart is not None:
             self.chart = chart_ref(chart)
-        argv = ["upgrade", "--install", self.name, str(self.chart), "--create-namespace",
+        argv = ["upgrade", "--install", self.name, str(self.chart), *self.chart_flags, "--create-namespace",
                 *(arg for f in self.values_files for arg in ("-f", str(f))), "-f", "-", "--timeout", timeout]
         if wait:
             argv.append("--wait")
@@ -191,15 +192,16 @@ class Releases:
 
     def __call__(self, values: dict | None = None, *, chart: Path | str | None = None,
                  namespace: str | None = None, name: str | None = None, wait: bool = True,
-                 timeout: str = "5m", probe: bool = True) -> Release:
+                 timeout: str = "5m", probe: bool = True, chart_flags: list[str] = ()) -> Release:
         """Install the chart (or ``chart``) with ``base_values`` ⊕ ``values`` in a new namespace
-        (or ``namespace``), wait until it is ready and probed; returns the :class:`Release`."""
+        (or ``namespace``), wait until it is ready and probed; returns the :class:`Release`.
+        ``chart_flags`` tell helm how to fetch ``chart`` (``--version``, ``--plain-http`` for an OCI ref)."""
         namespace = namespace or f"chartest-{uuid.uuid4().hex[:8]}"
         if create_namespace(self.cluster, namespace) and namespace not in self.owned_namespaces:
             self.owned_namespaces.append(namespace)
         release = Release(self.cluster, chart_ref(chart if chart is not None else self.chart),
                           name or self.release_name, namespace, deep_merge(self.base_values, values or {}),
-                          list(self.values_files))
+                          list(self.values_files), list(chart_flags))
         self.created.append(release)
         if self.on_install:
             self.on_install(release)

@@ -3,19 +3,25 @@ and so does ``pytest --pyargs chartest.gate.checks`` (settings as for every char
 
 One lint and one upgrade-safety test per values set (the chart's defaults, then each
 ``gate_values`` file), and one version test. Without a base ref the version and upgrade
-tests skip, and fail under CI=true.
+tests skip, and fail under CI=true. Then the chart is published as its users get it:
+``helm package`` (under ``<artifacts>/gate/package``) and ``helm push`` to an OCI registry
+(the ``image_registry`` setting's, else one the gate starts), read back from there.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+import yaml
 
 from .. import settings as settings_mod
 from .chart_gate import DEFAULTS_LABEL, GateFailure, ValuesSet
 from ..render.helm import RenderError
 from .gitref import GitError
+
+OFFLINE_ENV = "CHARTEST_GATE_OFFLINE"  # set by `python -m chartest gate --offline`
 
 
 def pytest_generate_tests(metafunc):
@@ -62,3 +68,46 @@ def test_upgrade_safety(release_gate, values_set):
     findings = _check(lambda: release_gate.assert_upgrade_safe(values_set))
     for f in findings:
         print(f)
+
+
+@pytest.fixture(scope="session")
+def chart_meta(pytestconfig) -> dict:
+    return yaml.safe_load((settings_mod.of(pytestconfig).chart / "Chart.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def packaged_chart(pytestconfig) -> Path:
+    """``helm package`` of the chart, kept under the artifacts directory for a CI job to attach."""
+    from ..cluster.registry import package_chart
+
+    s = settings_mod.of(pytestconfig)
+    return package_chart(s.chart, Path(s.artifacts) / "gate" / "package")
+
+
+def test_chart_package(packaged_chart, chart_meta):
+    """helm package makes <name>-<version>.tgz holding the chart."""
+    import tarfile
+
+    assert packaged_chart.name == f"{chart_meta['name']}-{chart_meta['version']}.tgz"
+    with tarfile.open(packaged_chart) as archive:
+        names = archive.getnames()
+        packed = yaml.safe_load(archive.extractfile(f"{chart_meta['name']}/Chart.yaml"))
+    assert packed["version"] == chart_meta["version"]
+    assert any(n.startswith(f"{chart_meta['name']}/templates/") for n in names), names
+
+
+def test_chart_push(packaged_chart, chart_meta, request):
+    """helm push to the OCI registry, then helm show chart from that oci:// reference."""
+    if os.environ.get(OFFLINE_ENV) == "1" and not settings_mod.of(request.config).image_registry:
+        pytest.skip("gate --offline: no registry is started (give --image-registry to push anyway)")
+    oci_registry = request.getfixturevalue("oci_registry")
+    from ..cluster.registry import push_chart
+    from ..shell import run
+    from ..tools import find
+
+    pushed = push_chart(packaged_chart, oci_registry)
+    print(f"pushed {pushed.ref} --version {pushed.version} ({pushed.digest})")
+    assert pushed.version == chart_meta["version"]
+    shown = yaml.safe_load(run([find("helm"), "show", "chart", pushed.ref, *pushed.install_flags(oci_registry)],
+                               stdout_only=True))
+    assert (shown["name"], shown["version"]) == (chart_meta["name"], chart_meta["version"])

@@ -3,8 +3,10 @@
     python -m chartest gate --offline                       # lint, version, upgrade safety
     python -m chartest gate --offline --tests tests/unit    # ... and the unit tier
     python -m chartest gate --base-ref origin/main -f ci-values.yaml --tests tests/unit --e2e tests/e2e
+    python -m chartest gate --offline -- --image-registry registry.example:5000   # ... and push the chart there
 
-One pytest run: the gate's checks (:mod:`chartest.gate.checks`) first, then
+One pytest run: the gate's checks (:mod:`chartest.gate.checks`: lint, version, upgrade
+safety, ``helm package`` and, unless ``--offline``, ``helm push`` to an OCI registry) first, then
 ``--tests`` and, without ``--offline``, ``--e2e`` (which need a cluster; e2e
 alone is ``pytest tests/e2e``). Settings come as in every chartest run
 (option, else environment, else the pytest ini section of ./pyproject.toml
@@ -90,6 +92,17 @@ def _base_ref(args, cwd: Path, chart: Path) -> str | None:
             or default_base_ref(chart if chart.exists() else cwd))
 
 
+def _image_registry(cwd: Path, extra: list[str]) -> str | None:
+    from ..routing.cli import ini_settings
+
+    for i, arg in enumerate(extra):
+        if arg.startswith("--image-registry="):
+            return arg.split("=", 1)[1]
+        if arg == "--image-registry" and i + 1 < len(extra):
+            return extra[i + 1]
+    return os.environ.get("CHARTEST_IMAGE_REGISTRY") or ini_settings(cwd).get("image_registry")
+
+
 def run(args) -> int:
     from .. import progress
     from .report import markdown_summary, read_junit
@@ -123,7 +136,8 @@ def run(args) -> int:
     progress.info(f"gate: chart {chart}, base ref {base_ref or '(none)'}, "
                   f"{'offline' if args.offline else 'with e2e'}; report in {report_dir}")
     started = time.monotonic()
-    code = subprocess.run(argv, cwd=cwd).returncode
+    env = {**os.environ, "CHARTEST_GATE_OFFLINE": "1" if args.offline else "0"}
+    code = subprocess.run(argv, cwd=cwd, env=env).returncode
     elapsed = time.monotonic() - started
     results = read_junit(junit) if junit.is_file() else []
     facts = [("chart", str(chart)), ("base ref", base_ref or "(none: version and upgrade checks skip)"),
@@ -133,6 +147,10 @@ def run(args) -> int:
               if args.offline else "full"),
              ("ran", ", ".join(["gate checks", *paths[1:], *extra])),
              ("junit", str(junit))]
+    facts.append(("package and push", "`helm package` + `helm push` to "
+                  + ("the image_registry setting's registry" if _image_registry(cwd, extra) else
+                     "a local OCI registry the gate starts" + (" (not with --offline)" if args.offline else ""))
+                  + " (test_chart_package, test_chart_push)"))
     if skipped_e2e:
         facts.append(("not run (offline)", ", ".join(skipped_e2e) + " (run them with `pytest "
                       + " ".join(skipped_e2e) + "` against a cluster)"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 __all__ = ["CaseResult", "read_junit", "markdown_summary", "GATE_CHECKS"]
 
-GATE_CHECKS = ("test_helm_lint", "test_chart_version", "test_upgrade_safety")
+GATE_CHECKS = ("test_helm_lint", "test_chart_version", "test_upgrade_safety", "test_chart_package", "test_chart_push")
 
 
 @dataclass

@@ -6,6 +6,8 @@ cluster fixture runs, so a render-only session never pays for them.
 Fixtures a project may override (in its conftest) to fit its chart:
 ``kind_node_image`` (default: the ``node_image`` setting), ``kind_config_patch``
 (merged into the kind config), ``traefik_image`` (None: the official chart),
+``registry_image`` (the image a local OCI registry runs, see ``oci_registry``;
+default: the official distribution registry at the pinned version),
 ``release_values`` (under every release's own values), ``release_probe``
 (called with each installed release after the generic readiness).
 
@@ -87,8 +89,11 @@ def kind_cluster(request, pytestconfig):
         yield kind.Cluster("external", Path(s.kubeconfig), s.ingress_url, kind=False)
         return
     try:
+        from ..cluster import registry
+
         image = request.getfixturevalue("kind_node_image")
-        patch = request.getfixturevalue("kind_config_patch")
+        # containerd reads registry hosts from config_path: a local registry can be connected later
+        patch = registry.with_config_path(request.getfixturevalue("kind_config_patch"))
         with visible(pytestconfig), sharing.locked(f"kind-{s.cluster_name}"):
             existed = s.cluster_name in kind.existing_clusters()
             cluster = kind.ensure(s.cluster_name, image=image, http_port=s.http_port, config_patch=patch)
@@ -153,6 +158,83 @@ def traefik(kind_cluster, request) -> str:
         unavailable("no ingress URL for this cluster: set --ingress-url / CHARTEST_INGRESS_URL / "
                     "ini chartest_ingress_url")
     return kind_cluster.ingress_url
+
+
+# -- the OCI registry (opt in by requesting `local_registry`) ----------------------------
+
+@pytest.fixture(scope="session")
+def registry_image() -> str:
+    """The image a local OCI registry runs: the official CNCF distribution registry at the pinned
+    version (a project on a machine without a registry overrides this with one it built)."""
+    from .. import pins
+
+    return f"docker.io/library/registry:{pins.get('registry.distribution').lstrip('v')}"
+
+
+@pytest.fixture(scope="session")
+def oci_registry(request):
+    """An OCI registry to push images and charts to: the ``image_registry`` setting's, else a
+    local one from ``registry_image`` on ``127.0.0.1:<registry_port>`` (reused when it runs;
+    removed after the run's last test if this run started it, unless ``keep_cluster``)."""
+    from ..cluster import registry
+
+    s = settings_mod.of(request.config)
+    if s.image_registry:
+        yield registry.Registry(s.image_registry)
+        return
+    try:
+        with visible(request.config), sharing.locked(f"registry-{s.registry_port}"):
+            started = not registry.running(s.registry_port)
+            local = registry.ensure(request.getfixturevalue("registry_image"), s.registry_port)
+            if started:
+                sharing.claim(registry.container_name(s.registry_port))
+    except Exception as exc:  # noqa: BLE001 - the reason goes into the skip/fail message
+        unavailable(f"no OCI registry: give --image-registry, or let chartest start one on port "
+                    f"{s.registry_port} (needs Docker and the registry_image): {exc}")
+    try:
+        yield local
+    finally:
+        if not is_xdist_worker(request.config):  # under xdist the controller removes it, after the last worker
+            delete_registry_if_ours(request.config)
+
+
+def delete_registry_if_ours(config) -> None:
+    """Remove the local registry if this run started it (and ``keep_cluster`` is off)."""
+    from ..cluster import registry
+
+    s = settings_mod.of(config)
+    name = registry.container_name(s.registry_port)
+    if s.image_registry or s.keep_cluster or not sharing.owned_by_this_run(name):
+        return
+    with visible(config):
+        registry.delete(registry.Registry(f"localhost:{s.registry_port}", name))
+    sharing.release_claim(name)
+
+
+@pytest.fixture(scope="session")
+def local_registry(request, kind_cluster):
+    """The OCI registry the cluster pulls the project's images (and charts) from.
+
+    The ``image_registry`` setting's registry when given (its admin made the nodes pull
+    from it; nothing is started or changed). Otherwise :func:`oci_registry`'s local one,
+    connected to the kind cluster the way kind's docs do (the registry joins the ``kind``
+    network, every node gets a containerd hosts.toml, kube-public gets the
+    ``local-registry-hosting`` ConfigMap).
+    """
+    from ..cluster import registry
+
+    s = settings_mod.of(request.config)
+    if not s.image_registry and not kind_cluster.kind:
+        unavailable("an existing cluster pulls only from registries its admin set up: pass --image-registry "
+                    "REGISTRY (one its nodes pull from; `docker login` done where it needs one)")
+    reg = request.getfixturevalue("oci_registry")
+    if reg.container and kind_cluster.kind:
+        try:
+            with visible(request.config), sharing.locked(f"registry-{kind_cluster.name}"):
+                registry.connect(reg, kind_cluster)
+        except Exception as exc:  # noqa: BLE001
+            unavailable(f"cannot connect registry {reg.host} to kind cluster {kind_cluster.name}: {exc}")
+    return reg
 
 
 # -- helm releases --------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Registered only where pytest-xdist is installed. The controller makes the run
 id before it spawns workers (:mod:`chartest.cluster.sharing`), turns the
 default ``--dist load`` into ``loadgroup`` and tells each worker so, and
-deletes the run's kind cluster after the last worker is done.
+deletes the run's kind cluster and local registry after the last worker is done.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from ..cluster import sharing
-from .cluster_fixtures import WHOLE_CLUSTER_GROUP, delete_cluster_if_ours, is_xdist_worker
+from .cluster_fixtures import WHOLE_CLUSTER_GROUP, delete_cluster_if_ours, delete_registry_if_ours, is_xdist_worker
 
 __all__ = ["configure", "WHOLE_CLUSTER_GROUP"]
 
@@ -56,6 +56,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_sessionfinish(session):
-    """(controller) Delete the run's kind cluster once every worker is done."""
+    """(controller) Delete the run's kind cluster and local registry once every worker is done."""
     if not is_xdist_worker(session.config):
         delete_cluster_if_ours(session.config)
+        delete_registry_if_ours(session.config)
