@@ -29,14 +29,15 @@ import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .. import pins, state, tools
 from ..shell import env_with_tools
 from .manifests import Manifests, parse_manifests
 
 __all__ = ["render", "RenderError", "stats", "reset_stats", "chart_digest", "helm_binary",
-           "clear_memory_cache", "prefetch", "stop_prefetch", "render_differences"]
+           "clear_memory_cache", "prefetch", "stop_prefetch", "render_differences", "add_observer",
+           "remove_observer"]
 
 CACHE_FORMAT = 3  # bump whenever the way helm is called changes
 _memory: dict[str, dict] = {}
@@ -51,6 +52,25 @@ class RenderError(RuntimeError):
         self.stderr = stderr.strip()
         self.argv = list(argv)
         super().__init__(self.stderr)
+
+
+_observers: list[Callable[[dict], None]] = []
+
+
+def add_observer(observer: Callable[[dict], None]) -> None:
+    """Call ``observer(request)`` on every :func:`render` call, cached or not, before it renders.
+
+    ``request`` is the dict :attr:`Manifests.request` carries (chart_dir, values, values_files,
+    release, namespace, set, api_versions, kube_version, extra_args). Template coverage uses it
+    to render an instrumented copy of the chart with exactly the values the tests used.
+    """
+    if observer not in _observers:
+        _observers.append(observer)
+
+
+def remove_observer(observer: Callable[[dict], None]) -> None:
+    if observer in _observers:
+        _observers.remove(observer)
 
 
 def helm_binary() -> Path:
@@ -182,6 +202,12 @@ def render(
     """
     job = _Job(chart_dir, values, values_files, release, namespace, set, api_versions, kube_version,
                extra_args)
+    request = {"chart_dir": job.chart_dir, "values": values, "values_files": list(values_files),
+               "release": release, "namespace": namespace, "set": set,
+               "api_versions": list(api_versions), "kube_version": kube_version,
+               "extra_args": list(extra_args)}
+    for observer in list(_observers):
+        observer(request)
     _stats["renders"] += 1
     if not cache:
         result = job.run_helm()
@@ -192,10 +218,7 @@ def render(
     if not result["ok"]:
         raise RenderError(result["stderr"], result.get("argv", ()))
     manifests = parse_manifests(result["stdout"])
-    manifests.request = {"chart_dir": job.chart_dir, "values": values, "values_files": list(values_files),
-                         "release": release, "namespace": namespace, "set": set,
-                         "api_versions": list(api_versions), "kube_version": kube_version,
-                         "extra_args": list(extra_args)}
+    manifests.request = request
     return manifests
 
 
