@@ -102,3 +102,26 @@ def test_values_files_lie_under_the_release_values(monkeypatch, tmp_path):
     files = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-f"]
     assert files == [str(first), str(second), "-"]
     assert seen["input"].strip() == "x: 1"
+
+
+def test_cleanup_keeps_only_the_namespaces_asked_for(monkeypatch, tmp_path):
+    """A kept cluster keeps the failed tests' releases; every other release and namespace goes."""
+    import chartest.cluster.release as release_mod
+    from chartest import Cluster, Release
+
+    import chartest.cluster.kind as kind_mod
+
+    calls = []
+    for module in (release_mod, kind_mod):
+        monkeypatch.setattr(module, "run", lambda argv, **kw: calls.append([str(a) for a in argv]) or "")
+    monkeypatch.setattr(release_mod.tools, "find", lambda tool: tool)
+    cluster = Cluster("c", tmp_path / "kubeconfig", None)
+    releases = release_mod.Releases(cluster, tmp_path, "rel")
+    for namespace in ("ns-passed", "ns-failed"):
+        releases.created.append(Release(cluster, tmp_path, "rel", namespace))
+        releases.owned_namespaces.append(namespace)
+    releases.cleanup(keep_namespaces={"ns-failed"})
+    touched = [argv for argv in calls if "ns-failed" in argv]
+    assert touched == []
+    assert any("uninstall" in argv and "ns-passed" in argv for argv in calls)
+    assert any(argv[0] == "kubectl" and "delete" in argv and "ns-passed" in argv for argv in calls)

@@ -100,7 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("registry_port", "loopback port of the local OCI registry chartest starts and connects to kind "
             "when no image_registry is given", 5001, "int", "--registry-port", "CHARTEST_REGISTRY_PORT",
             "chartest_registry_port"),
-    Setting("keep_cluster", "keep the kind cluster and test namespaces after the session", False, "bool",
+    Setting("keep_cluster", "keep the kind cluster after the session, and the namespaces of failed tests", False, "bool",
             "--keep-cluster", "CHARTEST_KEEP_CLUSTER", "chartest_keep_cluster"),
     Setting("artifacts", "where failure dumps and screenshots go",
             lambda s: s.state_dir / "artifacts", "path",

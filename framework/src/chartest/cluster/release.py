@@ -212,18 +212,23 @@ class Releases:
                 self.probe(release)
         return release
 
-    def cleanup(self) -> None:
-        """Uninstall every release and delete the namespaces chartest created (all of them
-        attempted; the first error is raised afterwards)."""
+    def cleanup(self, keep_namespaces: set[str] | frozenset[str] = frozenset()) -> None:
+        """Uninstall every release and delete the namespaces chartest created, except those in
+        ``keep_namespaces`` (a failed test's, to look at); all are attempted, the first error is
+        raised afterwards."""
         if self.keep:
             return
         errors: list[Exception] = []
         for release in reversed(self.created):
+            if release.namespace in keep_namespaces:
+                continue
             try:
                 release.uninstall()
             except Exception as exc:  # noqa: BLE001 - the others are still cleaned up
                 errors.append(exc)
         for namespace in self.owned_namespaces:
+            if namespace in keep_namespaces:
+                continue
             try:
                 delete_namespace(self.cluster, namespace)
             except Exception as exc:  # noqa: BLE001

@@ -30,6 +30,7 @@ from ..cluster import sharing
 from .render_fixtures import in_ci
 
 LIVE_RELEASES = pytest.StashKey[list]()
+FAILED_NAMESPACES = pytest.StashKey[set]()  # namespaces of failed tests: kept with keep_cluster
 CLUSTER_FIXTURE = "kind_cluster"
 
 
@@ -260,17 +261,19 @@ def make_releases(request, kind_cluster, chart: Path | None = None):
     return Releases(kind_cluster, chart or s.chart, s.release,
                     base_values=request.getfixturevalue("release_values"),
                     probe=request.getfixturevalue("release_probe"),
-                    keep=bool(s.keep_cluster), on_install=stash.append, values_files=s.values)
+                    on_install=stash.append, values_files=s.values)
 
 
 @contextmanager
 def installing(request, kind_cluster, chart: Path | None = None):
     """Releases installed inside the block (dumped if a test fails meanwhile), removed after it."""
     releases = make_releases(request, kind_cluster, chart)
+    failed = request.config.stash.setdefault(FAILED_NAMESPACES, set())
     try:
         yield releases
     except Exception as exc:
         # a release that failed while a fixture set it up is gone before any report is made: dump it now
+        failed.update(r.namespace for r in releases.created)
         if releases.created:
             dest = dump_releases(request.config, request.node.nodeid + "-setup", releases.created)
             exc.add_note(f"chartest artifacts: every resource, event and log of the release are in {dest}")
@@ -280,7 +283,8 @@ def installing(request, kind_cluster, chart: Path | None = None):
         for release in releases.created:
             if release in live:
                 live.remove(release)
-        releases.cleanup()
+        # a kept cluster keeps what failed, to look at; the rest goes, so runs do not pile up releases
+        releases.cleanup(keep_namespaces=failed if settings_mod.of(request.config).keep_cluster else set())
 
 
 @pytest.fixture
@@ -348,6 +352,7 @@ def pytest_runtest_makereport(item, call):
     started = time.monotonic()
     dest = dump_releases(item.config, item.nodeid, releases)
     namespaces = sorted({r.namespace for r in releases})
+    item.config.stash.setdefault(FAILED_NAMESPACES, set()).update(namespaces)
     report.sections.append((
         "chartest artifacts",
         f"pod logs, events, every resource of the release and its manifest and values for {namespaces} "
