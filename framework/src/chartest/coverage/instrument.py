@@ -30,7 +30,7 @@ class Probe:
     id: int
     file: str          # relative to the chart root: templates/api.yaml, charts/sub/templates/x.yaml
     line: int
-    kind: str          # file | define | action | branch | group | stop
+    kind: str          # file | define | text | action | branch | group | stop
     group: int = 0     # a branch's construct (the probe of kind "group")
     what: str = ""     # if, else if, with, range, default, ternary, fail, required; a define's name
     branch: str = ""   # then, else, else (implicit), fallback, given, true, false

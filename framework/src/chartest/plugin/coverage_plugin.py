@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 
 from .. import settings as settings_mod
-from .. import state, tools
-from ..coverage import Collector, Coverage, instrument
-from ..coverage.collect import merge
+from .. import state
 from ..render import helm
 
 PLUGIN_NAME = "chartest-chart-cov"
@@ -52,12 +50,14 @@ class ChartCoverage:
         for report in s.chart_cov_report:
             if report.split(":", 1)[0] not in REPORT_TYPES:
                 raise pytest.UsageError(f"chart_cov_report: unknown report {report!r} (one of {', '.join(REPORT_TYPES)})")
+        from ..coverage import Collector, instrument  # only when asked for: the plugin loads fast
+
         if not (s.chart / "Chart.yaml").is_file():
             self.error = f"--chart-cov: no Chart.yaml in {s.chart} (chart setting, from {s.source('chart')})"
             return
         try:
             self.collector = Collector(instrument(s.chart))
-        except (tools.MissingTool, Exception) as exc:  # noqa: BLE001 - reported as the run's failure
+        except Exception as exc:  # noqa: BLE001 - MissingTool (no go) or a template Go cannot parse: the run fails
             self.error = f"--chart-cov: cannot instrument {s.chart}: {str(exc).strip().splitlines()[-1]}"
             return
         helm.add_observer(self.collector)
@@ -84,6 +84,9 @@ class ChartCoverage:
         for path in sorted(self.runs_dir().glob("*.json")):
             datas.append(json.loads(path.read_text()))
         shutil.rmtree(self.runs_dir(), ignore_errors=True)
+        from ..coverage import Coverage
+        from ..coverage.collect import merge
+
         total = merge(datas)
         self.coverage = Coverage(self.collector.inst, total["hits"], total["requests"], total["failed"],
                                  total["before_templates"])

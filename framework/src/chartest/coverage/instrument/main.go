@@ -45,7 +45,7 @@ type Probe struct {
 	ID     int    `json:"id"`
 	File   string `json:"file"` // relative to the chart root: templates/x.yaml, charts/sub/templates/y.yaml
 	Line   int    `json:"line"`
-	Kind   string `json:"kind"` // file | define | action | branch | stop
+	Kind   string `json:"kind"` // file | define | text | action | branch | group | stop
 	Group  int    `json:"group,omitempty"`
 	What   string `json:"what,omitempty"`   // if, else if, with, range, default, ternary; define name
 	Branch string `json:"branch,omitempty"` // then, else, else (implicit), fallback, given, true, false
@@ -138,7 +138,11 @@ func (f *file) list(l *parse.ListNode, entry *Probe) {
 func (f *file) node(n parse.Node, entry *Probe) {
 	switch n := n.(type) {
 	case *parse.TextNode:
-		entry.Lines = append(entry.Lines, f.textLines(n)...)
+		// its own probe: text after a fail must not count as reached
+		if lines := f.textLines(n); len(lines) > 0 {
+			p := f.in.probe(Probe{File: f.rel, Line: lines[0], Kind: "text", Lines: lines})
+			f.out.WriteString(marker(p))
+		}
 		f.writeText(string(n.Text))
 	case *parse.CommentNode:
 	case *parse.ActionNode:
