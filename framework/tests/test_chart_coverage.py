@@ -61,6 +61,8 @@ def test_probe_map_names_every_construct(covered):
     assert {p.branch for p in _probe(covered, file="templates/configmap.yaml", line=10, what="ternary", kind="branch")} == {
         "true", "false"}
     assert _probe(covered, file="templates/configmap.yaml", line=2, kind="stop")[0].what == "fail"
+    # a range over a literal list, or over `.` right inside a with, is never empty: no else branch
+    assert {p.branch for p in _probe(covered, file="templates/account.yaml", kind="branch", what="range")} == {"then"}
     assert covered.execution_order() == ["templates/service.yaml", "templates/configmap.yaml",
                                          "templates/account.yaml", "templates/NOTES.txt"]
 

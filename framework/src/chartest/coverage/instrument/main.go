@@ -185,6 +185,13 @@ func (f *file) branching(keyword string, pipe *parse.PipeNode, body, elseList *p
 	}
 	group := f.in.probe(Probe{File: f.rel, Line: line, Kind: "group", What: what})
 	then := f.in.probe(Probe{File: f.rel, Line: line, Kind: "branch", Group: group.ID, What: what, Branch: "then", Lines: []int{line}})
+	if keyword == "range" && elseList == nil && neverEmpty(pipe, entry) {
+		f.out.WriteString(f.hoist(pipe, false))
+		f.out.WriteString("{{range " + pipe.String() + "}}")
+		f.list(body, then)
+		f.out.WriteString("{{end}}")
+		return
+	}
 	elseBranch := "else (implicit)"
 	if elseList != nil {
 		elseBranch = "else"
@@ -202,6 +209,20 @@ func (f *file) branching(keyword string, pipe *parse.PipeNode, body, elseList *p
 	f.out.WriteString("{{else}}")
 	f.list(elseList, otherwise)
 	f.out.WriteString("{{end}}")
+}
+
+// neverEmpty: a range whose implicit else cannot happen, so it is no branch: over a literal
+// `list` with items, or over `.` straight inside a `with` body (with enters only when non-empty).
+func neverEmpty(pipe *parse.PipeNode, entry *Probe) bool {
+	if len(pipe.Cmds) != 1 {
+		return false
+	}
+	args := pipe.Cmds[0].Args
+	if id, ok := args[0].(*parse.IdentifierNode); ok && id.Ident == "list" && len(args) > 1 {
+		return true
+	}
+	_, dot := args[0].(*parse.DotNode)
+	return dot && len(args) == 1 && entry.Kind == "branch" && strings.HasSuffix(entry.What, "with") && entry.Branch == "then"
 }
 
 // elseLine is the line of the {{else}} that starts elseList: an else if's own line, else the
