@@ -28,7 +28,7 @@ DEFAULT_PATHS = {"lcov": "lcov.info", "cobertura": "cobertura.xml", "html": "htm
 def configure(config: pytest.Config) -> None:
     """Called from the plugin's ``pytest_configure``: register coverage when it is asked for."""
     s = settings_mod.of(config)
-    if s.chart_cov:
+    if s.chart_cov and not config.option.collectonly:
         config.pluginmanager.register(ChartCoverage(config, s), PLUGIN_NAME)
 
 
