@@ -10,6 +10,7 @@ pytest-xdist workers write and the controller merges (:func:`merge`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -97,20 +98,22 @@ class Collector:
                 continue
             hits.update(hits_of_render(self.inst, manifests))
         return {"source": str(self.inst.source), "home": str(self.inst.chart_dir.parent),
-                "calls": self.calls, "requests": len(self._requests), "failed": failed,
+                "calls": self.calls, "requests": sorted(hashlib.sha256(k.encode()).hexdigest()[:16]
+                                                        for k in self._requests), "failed": failed,
                 "before_templates": before_templates,
                 "hits": {str(k): v for k, v in hits.items()}}
 
 
 def merge(datas: Iterable[dict]) -> dict:
     """One run's data from the data of its processes (pytest-xdist workers)."""
-    total: dict[str, Any] = {"calls": 0, "requests": 0, "before_templates": 0, "failed": [], "hits": Counter()}
+    total: dict[str, Any] = {"calls": 0, "requests": set(), "before_templates": 0, "failed": [], "hits": Counter()}
     for data in datas:
         total.setdefault("source", data["source"])
         total.setdefault("home", data["home"])
         total["calls"] += data["calls"]
-        total["requests"] += data["requests"]
+        total["requests"] |= set(data["requests"])  # distinct over workers
         total["before_templates"] += data.get("before_templates", 0)
         total["failed"] += data["failed"]
         total["hits"].update({int(k): v for k, v in data["hits"].items()})
+    total["requests"] = len(total["requests"])
     return total
