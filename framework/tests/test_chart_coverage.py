@@ -31,6 +31,9 @@ def test_silver(render):
 
 def test_broken(render_fails):
     render_fails({"broken": True}, match="broken is set")
+
+def test_type_error(render_fails):
+    render_fails({"typeError": True}, match="index")
 """
 
 
@@ -100,6 +103,20 @@ def test_a_failing_render_counts_what_it_reached_before_the_fail(covered):
     assert not any(account.lines.values()), "account.yaml runs after configmap.yaml: never reached"
 
 
+def test_a_render_erroring_in_a_template_counts_the_templates_before_it(covered):
+    """An error that is no fail/required (here: index of a number) stops helm in account.yaml:
+    service.yaml and configmap.yaml ran before it and count; account.yaml itself does not."""
+    from chartest.coverage import Collector
+
+    status, hits, where = Collector(covered).measure({"values": {"typeError": True}})
+    assert (status, where) == ("partial", "templates/account.yaml")
+    reached = Coverage(covered, dict.fromkeys(hits, 1))
+    assert all(reached.files["templates/service.yaml"].lines.values())
+    assert reached.files["templates/configmap.yaml"].lines[9], "configmap.yaml ran"
+    assert not any(reached.files["templates/account.yaml"].lines.values())
+    assert not any(reached.files["templates/NOTES.txt"].lines.values()), "NOTES.txt runs after account.yaml"
+
+
 def _term(result) -> dict[str, str]:
     """Template -> its 'Missing' column, from the term report."""
     rows = {}
@@ -121,12 +138,15 @@ def covered_project(project):
 def test_report_lists_exactly_what_no_test_reached(covered_project):
     result = covered_project.run("--chart-cov", "--chart-cov-report=term", "--chart-cov-report=lcov:out/cov.lcov",
                                  "--chart-cov-report=cobertura:out/cov.xml", "--chart-cov-report=html:out/html")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     rows = _term(result)
     assert rows["templates/configmap.yaml"] == "20, 19:if->then"
     assert rows["templates/_helpers.tpl"] == "16-17"
-    assert rows["templates/service.yaml"] == rows["templates/account.yaml"] == rows["templates/NOTES.txt"] == ""
-    result.stdout.fnmatch_lines(["defines never called: covered.unused (templates/_helpers.tpl:16)"])
+    assert rows["templates/service.yaml"] == rows["templates/NOTES.txt"] == ""
+    assert rows["templates/account.yaml"] == "16, 15:if->then"  # typeError: its only render errors there
+    result.stdout.fnmatch_lines(["defines never called: covered.unused (templates/_helpers.tpl:16)",
+                                 "1 render(s) failed inside a template, counted up to that template (not inside it): "
+                                 "templates/account.yaml"])
 
     lcov = (covered_project.path / "out/cov.lcov").read_text()
     assert "SF:covered/templates/configmap.yaml" in lcov and "DA:20,0" in lcov and "FNDA:0,covered.unused" in lcov
@@ -151,7 +171,7 @@ def test_removing_a_test_reports_the_lines_it_covered(covered_project):
 def test_xdist_workers_add_up_to_the_serial_run(covered_project):
     serial = covered_project.run("--chart-cov", "--chart-cov-report=lcov:serial.lcov")
     parallel = covered_project.run("--chart-cov", "--chart-cov-report=lcov:parallel.lcov", "-n", "2", "-p", "xdist")
-    parallel.assert_outcomes(passed=4)
+    parallel.assert_outcomes(passed=5)
     read = lambda name: (covered_project.path / name).read_text()  # noqa: E731
     hit_lines = lambda text: sorted(l for l in text.splitlines() if l.startswith(("DA:", "BRDA:", "FNDA:")) and not  # noqa: E731
                                     l.endswith((",0", ",-")))
@@ -163,7 +183,7 @@ def test_fail_under_fails_the_session(covered_project):
     failing = covered_project.run("--chart-cov", "--chart-cov-fail-under=99")
     assert failing.ret == 1
     failing.stdout.fnmatch_lines(["FAIL: chart coverage * is below --chart-cov-fail-under=99"])
-    covered_project.run("--chart-cov", "--chart-cov-fail-under=80").assert_outcomes(passed=4)
+    covered_project.run("--chart-cov", "--chart-cov-fail-under=80").assert_outcomes(passed=5)
     env_set = covered_project.pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chart-cov")
     assert env_set.ret == 0
 

@@ -25,6 +25,8 @@ MARKER = re.compile(r"⁅([0-9]+)⁆")
 # how helm reports an error inside a template (anything else fails before templates run:
 # values schema, kubeVersion, dependencies; such a render reaches no template, as in the chart)
 TEMPLATE_ERROR = re.compile(r"execution error at \(|template: |parse error")
+# the top-level template a render failed in: the outermost location of helm's message
+FAILED_TEMPLATE = re.compile(r"(?:template: |execution error (?:at|in) \()([^:()\s]+)")
 COVERAGE_KIND = "ChartestCoverage"
 # helm flags that change what helm prints, not what it renders: the instrumented copy must print all
 _OUTPUT_FLAGS = {"--show-only": 1, "-s": 1, "--output-dir": 1, "--validate": 0, "--skip-tests": 0}
@@ -82,31 +84,53 @@ class Collector:
         self._requests[key] = kw
         helm.prefetch(self.inst.chart_dir, [kw])
 
+    def measure(self, kw: dict) -> tuple[str, set[int], str]:
+        """The probes one request reached: ``("ok", hits, "")``; ``("partial", hits, file)`` when the
+        copy errors in ``file`` (for another reason than fail/required), counting the templates
+        helm ran before it; ``("before", set(), error)`` when it fails before any template runs;
+        ``("failed", set(), error)`` when nothing can be counted."""
+        try:
+            return "ok", hits_of_render(self.inst, helm.render(self.inst.chart_dir, **kw)), ""
+        except helm.RenderError as err:
+            error = " ".join(str(err).split())
+        if not TEMPLATE_ERROR.search(error):
+            return "before", set(), error
+        match = FAILED_TEMPLATE.search(error)
+        file = self.inst.file_of(match.group(1)) if match else None
+        if file is None:
+            return "failed", set(), error
+        try:
+            manifests = helm.render(self.inst.stopped_before(file), **kw)
+        except helm.RenderError:
+            return "failed", set(), error
+        return "partial", hits_of_render(self.inst, manifests), file
+
     def finish(self) -> dict:
         """Render every noted request's instrumented copy; the data :func:`merge` adds up."""
         hits: Counter[int] = Counter()
         failed: list[str] = []
+        partial: list[str] = []
         before_templates = 0
         for kw in self._requests.values():
-            try:
-                manifests = helm.render(self.inst.chart_dir, **kw)
-            except helm.RenderError as err:
-                if TEMPLATE_ERROR.search(str(err)):
-                    failed.append(" ".join(str(err).split())[:300])
-                else:
-                    before_templates += 1
-                continue
-            hits.update(hits_of_render(self.inst, manifests))
+            status, reached, detail = self.measure(kw)
+            hits.update(reached)
+            if status == "before":
+                before_templates += 1
+            elif status == "failed":
+                failed.append(detail[:300])
+            elif status == "partial":
+                partial.append(detail)
         return {"source": str(self.inst.source), "home": str(self.inst.chart_dir.parent),
                 "calls": self.calls, "requests": sorted(hashlib.sha256(k.encode()).hexdigest()[:16]
                                                         for k in self._requests), "failed": failed,
-                "before_templates": before_templates,
+                "before_templates": before_templates, "partial": partial,
                 "hits": {str(k): v for k, v in hits.items()}}
 
 
 def merge(datas: Iterable[dict]) -> dict:
     """One run's data from the data of its processes (pytest-xdist workers)."""
-    total: dict[str, Any] = {"calls": 0, "requests": set(), "before_templates": 0, "failed": [], "hits": Counter()}
+    total: dict[str, Any] = {"calls": 0, "requests": set(), "before_templates": 0, "failed": [], "partial": [],
+                             "hits": Counter()}
     for data in datas:
         total.setdefault("source", data["source"])
         total.setdefault("home", data["home"])
@@ -114,6 +138,7 @@ def merge(datas: Iterable[dict]) -> dict:
         total["requests"] |= set(data["requests"])  # distinct over workers
         total["before_templates"] += data.get("before_templates", 0)
         total["failed"] += data["failed"]
+        total["partial"] += data.get("partial", [])
         total["hits"].update({int(k): v for k, v in data["hits"].items()})
     total["requests"] = len(total["requests"])
     return total

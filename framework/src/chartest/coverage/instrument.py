@@ -23,6 +23,7 @@ from ..render.helm import chart_digest
 from ..shell import run
 
 PROGRAM = "chartest-instrument"
+REPORT_START = "{{/* chartest-coverage: report */}}"  # where a top-level template's report begins (main.go)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ class Probe:
 class Template:
     file: str        # relative to the chart root
     helm_name: str   # helm's name for it: <chart>/templates/x.yaml
+    rendered: str    # helm's name for its instrumented copy (NOTES.txt is renamed)
+
+    @property
+    def copy_file(self) -> str:
+        """The instrumented copy's file, relative to the copy's root."""
+        return self.file.rsplit("/", 1)[0] + "/" + self.rendered.rsplit("/", 1)[1]
 
 
 @dataclass
@@ -59,6 +66,34 @@ class Instrumented:
         helm's engine: deepest paths first, then names in reverse)."""
         ordered = sorted(self.templates, key=lambda t: (t.helm_name.count("/"), t.helm_name), reverse=True)
         return [t.file for t in ordered]
+
+    def file_of(self, helm_name: str) -> str | None:
+        """The template file helm names ``helm_name`` (in the chart or in the copy)."""
+        return next((t.file for t in self.templates if helm_name in (t.helm_name, t.rendered)), None)
+
+    def stopped_before(self, file: str) -> Path:
+        """A variant of the copy where ``file`` and every template helm runs after it do not run
+        (their defines stay): what a render that errors in ``file`` reached before it."""
+        order = self.execution_order()
+        stopped = set(order[order.index(file):])
+        key = hashlib.sha256("\0".join(sorted(stopped)).encode()).hexdigest()[:16]
+        variant = self.chart_dir.parent / "variants" / key
+        if not variant.is_dir():
+            tmp = Path(tempfile.mkdtemp(dir=self.chart_dir.parent, prefix=".variant-"))
+            try:
+                shutil.copytree(self.chart_dir, tmp / "chart")
+                for t in self.templates:
+                    if t.file in stopped:
+                        path = tmp / "chart" / t.copy_file
+                        path.write_text(path.read_text().split(REPORT_START)[0])
+                variant.parent.mkdir(exist_ok=True)
+                os.rename(tmp, variant)
+            except OSError:
+                if not variant.is_dir():
+                    raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return variant / "chart"
 
 
 def _program() -> Path:
@@ -102,5 +137,5 @@ def load(source: Path, home: Path) -> Instrumented:
                              group=p.get("group", 0), what=p.get("what", ""), branch=p.get("branch", ""),
                              lines=tuple(p.get("lines") or ()))
               for p in data["probes"]}
-    templates = [Template(t["file"], t["helm_name"]) for t in data["templates"]]
+    templates = [Template(t["file"], t["helm_name"], t["rendered"]) for t in data["templates"]]
     return Instrumented(source, home / "chart", data["chart"], probes, templates, list(data.get("skipped") or []))

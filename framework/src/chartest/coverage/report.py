@@ -66,8 +66,9 @@ class Coverage:
     """The coverage of ``inst``'s chart given ``hits`` (probe id -> renders that reached it)."""
 
     def __init__(self, inst: Instrumented, hits: Mapping[int, int], requests: int = 0, failed=(),
-                 before_templates: int = 0):
+                 before_templates: int = 0, partial=()):
         self.inst = inst
+        self.partial = list(partial)
         self.requests = requests
         self.before_templates = before_templates
         self.failed = list(failed)
@@ -132,6 +133,9 @@ class Coverage:
         if self.before_templates:
             out.append(f"{self.before_templates} render(s) failed before any template ran (values schema, "
                        "kubeVersion): nothing to count")
+        if self.partial:
+            out.append(f"{len(self.partial)} render(s) failed inside a template, counted up to that template "
+                       f"(not inside it): {', '.join(sorted(set(self.partial)))}")
         if self.failed:
             out.append(f"{len(self.failed)} render(s) not measured, the instrumented copy failed: {self.failed[0]}")
         return out

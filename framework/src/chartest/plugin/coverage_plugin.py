@@ -13,12 +13,16 @@ import json
 import shutil
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .. import settings as settings_mod
 from .. import state
 from ..render import helm
+
+if TYPE_CHECKING:
+    from ..coverage import Collector, Coverage
 
 PLUGIN_NAME = "chartest-chart-cov"
 REPORT_TYPES = ("term", "lcov", "cobertura", "html")
@@ -38,6 +42,8 @@ def _worker_id(config: pytest.Config) -> str | None:
 
 
 class ChartCoverage:
+    """The plugin object of one process: instruments the chart, observes renders, reports (controller)."""
+
     def __init__(self, config: pytest.Config, s: settings_mod.Settings):
         self.config = config
         self.settings = s
@@ -89,7 +95,7 @@ class ChartCoverage:
 
         total = merge(datas)
         self.coverage = Coverage(self.collector.inst, total["hits"], total["requests"], total["failed"],
-                                 total["before_templates"])
+                                 total["before_templates"], total["partial"])
         self._write_reports()
         if self.below_threshold() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -38,6 +38,9 @@ const (
 	coverageKind = "ChartestCoverage"
 	notesName    = "NOTES.txt"
 	renamedNotes = "NOTES.chartest-cov.txt.yaml"
+	// reportStart precedes a top-level template's report: cutting there keeps the template's
+	// defines and stops it from running (a render that errors is measured again without it)
+	reportStart = "{{/* chartest-coverage: report */}}"
 )
 
 // Probe is one point of a template whose execution the instrumented copy reports.
@@ -424,12 +427,14 @@ func (in *instrumenter) instrumentTemplate(rel, helmName, text string, topLevel 
 		f.out.WriteString(fmt.Sprintf("{{define %q}}", body))
 		f.list(top.Root, p)
 		f.out.WriteString("{{end}}")
+		f.out.WriteString(reportStart)
 		f.out.WriteString(fmt.Sprintf("{{- %sout := include %q $ -}}\n", varPrefix, body))
 		f.out.WriteString(fmt.Sprintf("apiVersion: chartest.local/v1\nkind: %s\nmetadata:\n  name: %q\n", coverageKind, rel))
 		f.out.WriteString(fmt.Sprintf(`probes: {{regexFindAll %q %sout -1 | uniq | join "" | quote}}`+"\n", markerRegexp, varPrefix))
 	} else if topLevel {
 		// a top-level template holding only defines still reports that it ran
 		p := in.probe(Probe{File: rel, Kind: "file", Line: 1})
+		f.out.WriteString(reportStart)
 		f.out.WriteString(fmt.Sprintf("apiVersion: chartest.local/v1\nkind: %s\nmetadata:\n  name: %q\nprobes: %q\n", coverageKind, rel, marker(p)))
 	}
 	return f.out.String(), nil
