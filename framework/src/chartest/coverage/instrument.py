@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,7 +129,20 @@ def instrument(chart_dir: str | os.PathLike, transparent: bool = False) -> Instr
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        _prune(home.parent)
+    os.utime(home)  # in use: not pruned
     return load(source, home)
+
+
+def _prune(parent: Path, max_age: float = 24 * 3600) -> None:
+    """Remove instrumented copies no session used for a day (every chart edit makes a new one)."""
+    now = time.time()
+    for old in parent.iterdir():
+        try:
+            if old.is_dir() and now - old.stat().st_mtime > max_age:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def load(source: Path, home: Path) -> Instrumented:
