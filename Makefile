@@ -67,6 +67,7 @@ gate: $(if $(OFFLINE),venv,setup)
 
 bench: setup
 	$(PY) bench/unit
+	$(PY) bench/chart_cov
 	$(PY) bench/routing
 	$(PY) bench/e2e
 	$(PY) bench/latency

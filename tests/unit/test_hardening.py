@@ -114,3 +114,13 @@ def test_pod_security_context_override_to_root_is_caught(render):
     m = render({"www": {"podSecurityContext": {"runAsNonRoot": False, "runAsUser": 0}}})
     rules = {v.rule for v in check_workload(m.get("Deployment", "www"))}
     assert {"runAsNonRoot", "runAsUser"} <= rules
+
+
+def test_container_user_and_group_win_over_the_pod_ones(render):
+    """A container securityContext's own runAsUser/runAsGroup are kept (the pod's fill in only when
+    absent), in the api pods and in the `helm test` pod that runs on the api image."""
+    m = render({"api": {"securityContext": {"runAsUser": 20001, "runAsGroup": 20002}}})
+    for pod_owner, container in ((m.get("Deployment", "api"), "api"), (m.get("Pod", "acceptance-test"), "acceptance")):
+        sc = pod_owner.container(container)["securityContext"]
+        assert (sc["runAsUser"], sc["runAsGroup"]) == (20001, 20002)
+        assert pod_owner.pod_spec["securityContext"]["runAsUser"] == 10001

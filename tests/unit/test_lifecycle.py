@@ -132,3 +132,12 @@ def test_a_chart_version_bump_replaces_no_pod(chart_dir, tmp_path):
 
     before, after = templates(chart_dir), templates(bumped)
     assert before and before == after
+
+
+def test_unset_grace_period_is_30_seconds(render):
+    m = render({"ws": {"terminationGracePeriodSeconds": None}})
+    assert workload(m, "ws").pod_spec["terminationGracePeriodSeconds"] == 30
+
+
+def test_unset_prestop_sleep_renders_no_hook(render):
+    assert "lifecycle" not in main_container(render({"api": {"lifecycle": {"preStopSleepSeconds": None}}}), "api")

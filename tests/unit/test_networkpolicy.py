@@ -93,3 +93,18 @@ def test_egress_to_external_mongo(render):
     m = render({"networkPolicy": {"egress": {"enabled": True}}, "mongo": {"url": "mongodb://ext:27017/db"}})
     rules = m.get("NetworkPolicy", "api-egress")["spec"]["egress"]
     assert {"ports": [{"port": 27017, "protocol": "TCP"}]} in rules
+
+
+def test_ingress_from_any_pod_of_the_selected_namespaces(render):
+    m = render({"networkPolicy": {"ingressNamespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge"}},
+                                  "ingressPodSelector": None}})
+    peer = m.get("NetworkPolicy", "www-from-ingress")["spec"]["ingress"][0]["from"][0]
+    assert peer == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge"}}, "podSelector": {}}
+
+
+def test_dns_egress_selectors_follow_the_values(render):
+    m = render({"networkPolicy": {"egress": {
+        "enabled": True, "dnsNamespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "dnsPodSelector": None}}})
+    to = m.get("NetworkPolicy", "egress-dns")["spec"]["egress"][0]["to"][0]
+    assert to == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}, "podSelector": {}}

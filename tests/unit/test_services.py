@@ -140,3 +140,32 @@ def test_mongo_disabled_renders_no_mongo(render):
     m = render({"mongo": {"enabled": False, "url": "mongodb://ext:27017/x"}})
     assert m.maybe("StatefulSet", "mongo") is None and m.maybe("Service", "mongo") is None
     assert m.maybe("NetworkPolicy", "mongo-from-apps") is None
+
+
+def test_name_override_renames_the_app_label_not_the_resources(render):
+    m = render({"nameOverride": "hooks"})
+    for svc in SERVICES:
+        w = workload(m, svc)
+        assert w.name == svc
+        assert w["metadata"]["labels"]["app.kubernetes.io/name"] == "hooks"
+        assert w.path("spec.selector.matchLabels")["app.kubernetes.io/name"] == "hooks"
+
+
+def test_service_account_created_under_a_given_name(render):
+    m = render({"api": {"serviceAccount": {"create": True, "name": "api-runner"}}})
+    assert m.get("ServiceAccount", "api-runner")["automountServiceAccountToken"] is False
+    assert m.maybe("ServiceAccount", "api") is None
+    assert workload(m, "api").pod_spec["serviceAccountName"] == "api-runner"
+
+
+def test_no_service_account_and_no_name_runs_as_default(render):
+    m = render({"ws": {"serviceAccount": {"create": False, "name": ""}}})
+    assert m.maybe("ServiceAccount", "ws") is None
+    assert workload(m, "ws").pod_spec["serviceAccountName"] == "default"
+
+
+def test_autoscaling_on_memory_only(render):
+    m = render({"api": {"autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": None,
+                                        "targetMemoryUtilizationPercentage": 75}}})
+    metrics = m.get("HorizontalPodAutoscaler", "api")["spec"]["metrics"]
+    assert [(x["resource"]["name"], x["resource"]["target"]["averageUtilization"]) for x in metrics] == [("memory", 75)]

@@ -28,7 +28,7 @@ class Setting:
     name: str
     help: str
     default: Any = None              # a value, or a callable(Settings) for derived defaults
-    kind: str = "str"                # str | path | paths | list | bool | int
+    kind: str = "str"                # str | path | paths | list | bool | int | float
     option: str | None = None        # "--chart"; None: no command-line option
     env: str | None = None
     ini: str | None = None
@@ -43,6 +43,8 @@ class Setting:
             return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
         if self.kind == "int":
             return int(raw)
+        if self.kind == "float":
+            return float(raw)
         return raw
 
 
@@ -111,6 +113,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("gate_values", "values files the release gate lints and upgrades with, each on its own besides "
             "the chart's defaults (default: the `values` setting's files)", lambda s: list(s.values), "paths",
             "--gate-values", "CHARTEST_GATE_VALUES", "chartest_gate_values"),
+    Setting("chart_cov", "measure template coverage: which lines, branches and defines of the chart the "
+            "run's renders reached (needs go once, to build the instrumenter)", False, "bool",
+            "--chart-cov", "CHARTEST_CHART_COV", "chartest_chart_cov"),
+    Setting("chart_cov_report", "template coverage reports: term, lcov, cobertura, html; TYPE:PATH writes "
+            "that file (html: directory), else under <state>/coverage/report", ["term"], "list",
+            "--chart-cov-report", "CHARTEST_CHART_COV_REPORT", "chartest_chart_cov_report"),
+    Setting("chart_cov_fail_under", "fail the session when template line or branch coverage is below this "
+            "percentage", None, "float", "--chart-cov-fail-under", "CHARTEST_CHART_COV_FAIL_UNDER",
+            "chartest_chart_cov_fail_under"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

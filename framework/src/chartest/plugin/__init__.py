@@ -27,7 +27,7 @@ from .cluster_fixtures import (  # noqa: F401 - fixtures and hooks, registered b
     traefik,
     traefik_image,
 )
-from . import xdist_sharing
+from . import coverage_plugin, xdist_sharing
 from .gate_fixtures import release_gate  # noqa: F401 - fixture, registered by name
 from .routing_fixtures import (  # noqa: F401 - fixtures, registered by name
     assert_traefik_agrees,
@@ -65,6 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.has_plugin("xdist"):
         config.pluginmanager.register(xdist_sharing, "chartest-xdist-sharing")
     config.pluginmanager.register(RenderPlan(config, s.chart), "chartest-render-plan")
+    coverage_plugin.configure(config)
     if config.pluginmanager.has_plugin("helm-charts") or _helm_charts_loaded(config):
         from . import helm_charts_binding
 

@@ -131,8 +131,9 @@ def _outside_chart(path: Path, chart_dir: Path) -> bool:
     """Files that live in a chart's directory without being part of it: chartest's own state
     directory (a project whose chart is its root keeps it there; hashing it would change the key
     with every render cached) and Python/pytest/git caches."""
-    if path.is_relative_to(state.state_dir()):
-        return True
+    state_dir = state.state_dir()
+    if path.is_relative_to(state_dir) and not chart_dir.is_relative_to(state_dir):
+        return True  # (a chart inside the state directory, like coverage's instrumented copy, is hashed)
     return bool(_NOT_CHART.intersection(path.relative_to(chart_dir).parts))
 
 
