@@ -41,7 +41,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, DeleteOne, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, DeleteOne, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from . import logs, words
@@ -231,15 +231,28 @@ class Store:
 
     # --- retention and deferred deletes --------------------------------------------
 
-    async def expire(self, retention: timedelta) -> list[dict]:
-        """Delete the webhooks older than ``retention``; the removed documents."""
+    async def expire(self, retention: timedelta, batch: int = DELETE_BATCH) -> list[dict]:
+        """Delete the webhooks older than ``retention``; the removed documents.
+
+        Each webhook is one ``find_one_and_delete`` (which tells whether this call, not a
+        concurrent DELETE, removed it); the counters and the purge records of a batch are
+        one write each, instead of two per webhook.
+        """
         cutoff = now() - retention
-        expired = [d async for d in self.webhooks.find({"created_at": {"$lt": cutoff}}, {"_id": 1})]
+        expired = [d["_id"] async for d in self.webhooks.find({"created_at": {"$lt": cutoff}}, {"_id": 1})]
         removed = []
-        for doc in expired:
-            gone = await self.delete_webhook(doc)
-            if gone is not None:
-                removed.append(gone)
+        for start in range(0, len(expired), batch):
+            gone = [doc for doc in [await self.webhooks.find_one_and_delete({"_id": key})
+                                    for key in expired[start:start + batch]] if doc is not None]
+            if not gone:
+                continue
+            await self._count(webhooks=-len(gone), payloads=-sum(int(d.get("seq") or 0) for d in gone))
+            deleted_at = now()
+            await self.graveyard.bulk_write([
+                UpdateOne({"_id": d["id"]}, {"$set": {"upto": int(d.get("seq") or 0), "deleted_at": deleted_at},
+                                             "$setOnInsert": {"done": 0}}, upsert=True)
+                for d in gone], ordered=False)
+            removed.extend(gone)
         return removed
 
     async def purge_deleted(self, budget: int = 20_000, grace: timedelta = DELETE_GRACE) -> int:
