@@ -60,9 +60,16 @@ def test_api_publishes_ws_receives_and_neither_does_the_other_job(nats_with_user
         ws = await _connect(nats_with_users.url, ws_errors, "ws", PASSWORDS["NATS_WS_PASSWORD"])
         try:
             got_ws, got_api = [], []
-            await ws.subscribe("data.*", cb=lambda m: _append(got_ws, m))
-            await ws.subscribe("webhooks.closed", cb=lambda m: _append(got_ws, m))
-            await api.subscribe("data.>", cb=lambda m: _append(got_api, m))   # api may not read payloads
+
+            async def to_ws(msg):
+                got_ws.append(msg)
+
+            async def to_api(msg):
+                got_api.append(msg)
+
+            await ws.subscribe("data.*", cb=to_ws)
+            await ws.subscribe("webhooks.closed", cb=to_ws)
+            await api.subscribe("data.>", cb=to_api)   # api may not read payloads
             await ws.flush()
             await api.flush()
             await api.publish("data.some-tenant", b"payload")
@@ -84,7 +91,3 @@ def test_api_publishes_ws_receives_and_neither_does_the_other_job(nats_with_user
             await ws.close()
 
     asyncio.run(scenario())
-
-
-async def _append(bucket: list, msg) -> None:
-    bucket.append(msg)
