@@ -188,7 +188,8 @@ Usage: include "webhooks.existingSecretData" (dict "root" $ "name" "mongo") | fr
 How the in-chart mongo authenticates: "on" (a user, its password in the Secret), "off"
 (mongo.auth.enabled false, no in-chart mongo, or the URL comes from mongo.url or
 mongo.existingSecret), or "legacy": the release's Secret predates credentials (chart < 0.3.0:
-a URL and no password), so its data directory has no user; it keeps running without one.
+a URL and no password) and no mongo.auth.password is given, so its data directory has no
+user; it keeps running without one (NOTES.txt says how to turn it on).
 */}}
 {{- define "webhooks.mongoAuthMode" -}}
 {{- $m := .Values.mongo -}}
@@ -196,7 +197,7 @@ a URL and no password), so its data directory has no user; it keeps running with
 off
 {{- else -}}
 {{- $data := include "webhooks.existingSecretData" (dict "root" . "name" (include "webhooks.mongoSecretName" .)) | fromYaml -}}
-{{- if and (hasKey $data $m.secretKey) (not (hasKey $data "mongo_password")) -}}
+{{- if and (hasKey $data $m.secretKey) (not (hasKey $data "mongo_password")) (not $m.auth.password) -}}
 legacy
 {{- else -}}
 on
