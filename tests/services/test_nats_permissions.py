@@ -12,9 +12,10 @@ import asyncio
 
 import nats
 import pytest
+import requests
 from nats.errors import NoServersError
 
-from webhooks_testing.local_stack import Server, free_port, nats_server_binary
+from webhooks_testing.local_stack import Server, free_port, nats_server_binary, start_ferretdb, start_service
 
 PASSWORDS = {"NATS_API_PASSWORD": "api-secret-1", "NATS_WS_PASSWORD": "ws-secret-2"}
 
@@ -91,3 +92,31 @@ def test_api_publishes_ws_receives_and_neither_does_the_other_job(nats_with_user
             await ws.close()
 
     asyncio.run(scenario())
+
+
+def test_the_services_work_within_their_permissions(nats_with_users, client_for, tmp_path):
+    """api and ws as the chart runs them (each its own NATS user): a payload reaches the socket,
+    and a DELETE's announcement closes it -- every subject the services use is allowed."""
+    from types import SimpleNamespace
+
+    mongo = start_ferretdb(tmp_path)
+    base = {"MONGODB_URL": mongo.url, "NATS_URL": nats_with_users.url}
+    api = start_service("api", tmp_path, {**base, "NATS_USER": "api", "NATS_PASSWORD": PASSWORDS["NATS_API_PASSWORD"]},
+                        ready_path="/app/readyz")
+    ws = start_service("ws", tmp_path, {**base, "NATS_USER": "ws", "NATS_PASSWORD": PASSWORDS["NATS_WS_PASSWORD"]},
+                       ready_path="/readyz")
+    try:
+        client = client_for(SimpleNamespace(api=api, ws=ws))
+        client.assert_round_trip({"within": "permissions"})
+        hook = client.new_webhook()
+        sock = client.subscribe(hook["token"])
+        assert requests.delete(f"{api.url}/wh", headers={"Authorization": f"Bearer {hook['token']}"},
+                               timeout=10).status_code == 200
+        _frames, code, _reason = client.read_until_closed(sock, timeout=10)
+        assert code == 1008
+        for log in (api.log(), ws.log()):
+            assert "permissions violation" not in log.lower()
+    finally:
+        for server in (ws, api, mongo):
+            server.stop()
+
