@@ -261,8 +261,8 @@ class Store:
 
         A batch is the next ids of one or more deleted webhooks, up to ``DELETE_BATCH``, removed
         by one ``_id $in`` delete: on FerretDB's SQLite backend every write statement costs a
-        commit (17-25 ms measured, whatever its size), so one statement per batch instead of one
-        per payload (on MongoDB the ``_id`` index serves it). Progress is recorded after each
+        commit (17-25 ms measured) and an ``$in`` is not pushed down (a table scan, ~4 s at
+        177 MB), still far less than 1,000 commits; on MongoDB the ``_id`` index serves it. Progress is recorded after each
         batch (``done``), so an interrupted purge resumes where it stopped.
         """
         removed = 0
