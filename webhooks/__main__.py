@@ -48,15 +48,21 @@ def main(argv: list[str] | None = None) -> int:
     logs.get("webhooks").info("starting", service=service, version=__version__,
                               port=settings.port_for(service))
     app = logs.AccessLog(build(service, settings), skip=("/app/healthz", "/healthz", "/readyz", "/app/readyz"))
-    uvicorn.run(
-        app,
+    uvicorn.run(app, **uvicorn_options(service, settings))
+    return 0
+
+
+def uvicorn_options(service: str, settings: Settings) -> dict:
+    """uvicorn's settings for a service; forwarded headers count only from ``TRUSTED_PROXIES``."""
+    trusted = settings.trusted_proxy_list
+    return dict(
         host=settings.host,
         port=settings.port_for(service),
         log_config=None,
         log_level=settings.log_level.lower(),
         access_log=False,  # logs.AccessLog instead: no query strings (tokens) in logs
-        proxy_headers=True,
-        forwarded_allow_ips="*",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
         server_header=False,
         ws_ping_interval=settings.ws_ping_interval,
         ws_ping_timeout=settings.ws_ping_interval,
@@ -64,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=5,
         lifespan="on" if service != "www" else "off",
     )
-    return 0
 
 
 if __name__ == "__main__":

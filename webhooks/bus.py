@@ -38,9 +38,11 @@ class BusUnavailable(RuntimeError):
 
 
 class Bus:
-    def __init__(self, servers: list[str], name: str = "webhooks"):
+    def __init__(self, servers: list[str], name: str = "webhooks", user: str = "", password: str = ""):
         self.servers = servers
         self.name = name
+        # the service's own NATS user: the server grants it only the subjects its role needs
+        self._auth = {"user": user, "password": password} if user else {}
         self.nc: Client | None = None
         self._subs: list[tuple[str, Handler]] = []
         self._reconnect_callbacks: list[Callable[[], Awaitable[None]]] = []
@@ -73,6 +75,7 @@ class Bus:
                     ping_interval=10, max_outstanding_pings=2,
                     error_cb=self._on_error, disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected, closed_cb=self._on_closed,
+                    **self._auth,
                 )
             except Exception as exc:  # NoServersError, timeouts, refused
                 log.warning("nats connect failed; retrying", servers=self.servers,

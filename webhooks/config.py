@@ -4,6 +4,8 @@
 |---|---|---|
 | ``MONGODB_URL`` | ``mongodb://mongo:27017/webhooks`` | MongoDB URL; the database is the URL's path |
 | ``NATS_URL`` | ``nats://nats:4222`` | NATS server(s), comma separated |
+| ``NATS_USER`` / ``NATS_PASSWORD`` | empty | the service's NATS user (the chart gives api and ws one each, with per-service permissions) |
+| ``TRUSTED_PROXIES`` | empty (nobody) | comma-separated IPs/CIDRs whose ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed (the ingress); anyone else's are ignored |
 | ``MAX_PAYLOAD_BYTES`` | ``1048576`` | largest accepted POST /data body (api) |
 | ``RETENTION_DAYS`` | ``2`` | webhooks and payloads older than this are deleted (api) |
 | ``CLEANUP_INTERVAL_SECONDS`` | ``600`` | how often the api runs the retention cleanup |
@@ -33,6 +35,9 @@ DEFAULT_PORTS = {"api": 5000, "ws": 8080, "www": 3000}
 class Settings(BaseModel):
     mongodb_url: str = "mongodb://mongo:27017/webhooks"
     nats_url: str = "nats://nats:4222"
+    nats_user: str = ""
+    nats_password: str = ""
+    trusted_proxies: str = ""
     max_payload_bytes: int = Field(1_048_576, gt=0)
     retention_days: float = Field(2, gt=0)
     cleanup_interval_seconds: float = Field(600, gt=0)
@@ -62,6 +67,25 @@ class Settings(BaseModel):
     @property
     def nats_servers(self) -> list[str]:
         return [s.strip() for s in self.nats_url.split(",") if s.strip()]
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The ingress addresses whose forwarded headers count (validated, ``*`` refused)."""
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        import ipaddress
+
+        for item in (p.strip() for p in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"TRUSTED_PROXIES: {item!r} is not an IP address or CIDR "
+                                     "(`*` would let any caller choose its address)") from None
+        return value
 
     def port_for(self, service: str) -> int:
         return self.port or DEFAULT_PORTS[service]

@@ -370,7 +370,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         app.state.store = Store(settings.mongodb_url, settings.mongo_timeout_ms)
         app.state.catch_up_lock = asyncio.Lock()
-        app.state.bus = Bus(settings.nats_servers, name="webhooks-ws")
+        app.state.bus = Bus(settings.nats_servers, name="webhooks-ws",
+                            user=settings.nats_user, password=settings.nats_password)
         app.state.bus.subscribe(DATA_SUBJECTS, on_message)
         app.state.bus.subscribe(CLOSED_SUBJECT, on_closed)
         app.state.bus.subscribe(RESYNC_SUBJECT, on_resync)

@@ -51,8 +51,9 @@ def local_image_values(refs: dict[str, str]) -> dict:
 
 
 def local_infra_values(refs: dict[str, str]) -> dict:
-    """mongo -> FerretDB (MongoDB wire protocol), nats -> local nats-server."""
+    """mongo -> FerretDB (MongoDB wire protocol, told its user the FerretDB way), nats -> local nats-server."""
     values = local_image_values({"mongo": refs["ferretdb"], "nats": refs["nats"]})
+    values["mongo"]["flavor"] = "ferretdb"
     values["mongo"]["podSecurityContext"] = {"runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001}
     return values
 

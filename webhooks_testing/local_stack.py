@@ -202,10 +202,12 @@ def ferretdb_binary(version: str | None = None) -> Path:
     return binary
 
 
-def start_ferretdb(workdir: Path, port: int | None = None, database: str = "webhooks") -> Server:
+def start_ferretdb(workdir: Path, port: int | None = None, database: str = "webhooks",
+                   env: Mapping[str, str] | None = None) -> Server:
     """Start FerretDB (SQLite backend, data in ``workdir/ferretdb``) on a free port.
 
-    ``.url`` is ``mongodb://127.0.0.1:<port>/<database>``.
+    ``.url`` is ``mongodb://127.0.0.1:<port>/<database>``; ``env`` adds ``FERRETDB_*``
+    settings (e.g. the chart's authentication).
     """
     port = port or free_port()
     data = Path(workdir) / "ferretdb"
@@ -218,7 +220,7 @@ def start_ferretdb(workdir: Path, port: int | None = None, database: str = "webh
     ]
     server = Server("ferretdb", argv, port, Path(workdir) / "ferretdb.log",
                     f"mongodb://127.0.0.1:{port}/{database}",
-                    env={"FERRETDB_TELEMETRY": "disable"}, cwd=data)
+                    env={"FERRETDB_TELEMETRY": "disable", **(env or {})}, cwd=data)
     return server.start()
 
 

@@ -161,6 +161,10 @@ SCHEMA = {
         "domain": {"type": "string", "minLength": 1, "pattern": r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$",
                    "description": "host name or IP address the app is served on"},
         "tls": obj({"enabled": BOOL, "certResolver": STR, "secretName": STR}),
+        "trustedProxies": {"type": "array", "items": {
+            "type": "string", "pattern": r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$"},
+            "description": "IPs/CIDRs of the ingress controller whose X-Forwarded-For the services believe "
+                           "(env TRUSTED_PROXIES; empty: nobody's)"},
         "ingressRoute": obj({"enabled": BOOL, "annotations": STRMAP,
                              "entryPoint": {"type": "string", "minLength": 1},
                              "tlsEntryPoint": {"type": "string", "minLength": 1},
@@ -188,6 +192,15 @@ SCHEMA = {
             "database": {"type": "string", "minLength": 1, "pattern": r"^[^/\\. \"$]+$"},
             "dataPath": {"type": "string", "pattern": "^/"},
             "args": {"type": "array", "items": STR},
+            "flavor": {"type": "string", "enum": ["mongodb", "ferretdb"],
+                       "description": "the server the image runs: how it is told its user"},
+            "auth": obj({
+                "enabled": BOOL,
+                "username": {"type": "string", "pattern": r"^[A-Za-z0-9._-]+$"},
+                "password": {"type": "string", "pattern": r"^[A-Za-z0-9._~-]*$",
+                             "description": "empty: generated once and kept across upgrades"},
+                "authSource": {"type": "string", "minLength": 1, "pattern": r"^[^/\\. \"$]+$"},
+            }),
             "persistence": obj({"enabled": BOOL, "size": QUANTITY, "storageClass": STR,
                                 "accessModes": {"type": "array", "minItems": 1, "items": {
                                     "enum": ["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]}}}),
@@ -198,6 +211,11 @@ SCHEMA = {
             "maxPayload": {"type": "string", "pattern": r"^[0-9]+([KkMmGg][Bb]?)?$",
                            "description": "max_payload of nats-server: bytes or a size like 2MB (MB = MiB)"},
             "extraArgs": {"type": "array", "items": STR},
+            "auth": obj({
+                "enabled": BOOL,
+                "apiPassword": {"type": "string", "pattern": r"^[A-Za-z0-9._~-]*$"},
+                "wsPassword": {"type": "string", "pattern": r"^[A-Za-z0-9._~-]*$"},
+            }),
         }),
     }, required=["domain", "api", "ws", "www", "mongo", "nats"]),
 }

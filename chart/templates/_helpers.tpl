@@ -133,30 +133,136 @@ Usage: include "webhooks.image" (dict "root" $ "component" "api")
 port: {{ .Values.nats.containerPort }}
 http_port: {{ .Values.nats.monitorPort }}
 max_payload: {{ .Values.nats.maxPayload }}
+{{- if .Values.nats.auth.enabled }}
+# Passwords come from the environment (the nats-credentials Secret), never from this ConfigMap.
+# api publishes payloads (data.<name>) and the control subjects; ws only listens.
+authorization {
+  users = [
+    {
+      user: api
+      password: $NATS_API_PASSWORD
+      permissions: {
+        publish: { allow: ["data.>", "webhooks.closed", "webhooks.resync"] }
+        subscribe: { deny: [">"] }
+      }
+    }
+    {
+      user: ws
+      password: $NATS_WS_PASSWORD
+      permissions: {
+        publish: { deny: [">"] }
+        subscribe: { allow: ["data.*", "webhooks.closed", "webhooks.resync"] }
+      }
+    }
+  ]
+}
+{{- end }}
 {{- end -}}
 
-{{/* The generated MongoDB URL (in-chart mongo Service). */}}
+{{/* The generated MongoDB URL (in-chart mongo Service); with (dict "root" $ "user" u "password" p) it carries the user. */}}
 {{- define "webhooks.generatedMongoUrl" -}}
-{{- printf "mongodb://%s:%v/%s" (include "webhooks.componentName" (dict "root" . "component" "mongo")) .Values.mongo.service.port .Values.mongo.database -}}
+{{- $root := .root | default . -}}
+{{- $host := printf "%s:%v/%s" (include "webhooks.componentName" (dict "root" $root "component" "mongo")) $root.Values.mongo.service.port $root.Values.mongo.database -}}
+{{- if .password -}}
+{{- printf "mongodb://%s:%s@%s?authSource=%s" .user .password $host $root.Values.mongo.auth.authSource -}}
+{{- else -}}
+{{- printf "mongodb://%s" $host -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
-The MongoDB URL the Secret holds: mongo.url if given; else the value already
-stored in the release's Secret (lookup: stable across upgrades); else generated.
-Offline (helm template) lookup returns nothing, so the generated value is used.
+The data of the release's existing Secret `name` (base64 values), as YAML; `{}` when there
+is none, and always under `helm template` (no cluster: `lookup` returns nothing).
+Usage: include "webhooks.existingSecretData" (dict "root" $ "name" "mongo") | fromYaml
 */}}
-{{- define "webhooks.mongoUrl" -}}
-{{- if .Values.mongo.url -}}
-{{- .Values.mongo.url -}}
+{{- define "webhooks.existingSecretData" -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace .name -}}
+{{- if and $existing $existing.data -}}
+{{- toYaml $existing.data -}}
 {{- else -}}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "webhooks.mongoSecretName" .) -}}
-{{- $key := .Values.mongo.secretKey -}}
-{{- if and $existing $existing.data (hasKey $existing.data $key) -}}
-{{- index $existing.data $key | b64dec -}}
-{{- else -}}
-{{- include "webhooks.generatedMongoUrl" . -}}
+{}
 {{- end -}}
 {{- end -}}
+
+{{/*
+How the in-chart mongo authenticates: "on" (a user, its password in the Secret), "off"
+(mongo.auth.enabled false, no in-chart mongo, or the URL comes from mongo.url or
+mongo.existingSecret), or "legacy": the release's Secret predates credentials (chart < 0.3.0:
+a URL and no password) and no mongo.auth.password is given, so its data directory has no
+user; it keeps running without one (NOTES.txt says how to turn it on).
+*/}}
+{{- define "webhooks.mongoAuthMode" -}}
+{{- $m := .Values.mongo -}}
+{{- if or (not $m.enabled) (not $m.auth.enabled) $m.url $m.existingSecret -}}
+off
+{{- else -}}
+{{- $data := include "webhooks.existingSecretData" (dict "root" . "name" (include "webhooks.mongoSecretName" .)) | fromYaml -}}
+{{- if and (hasKey $data $m.secretKey) (not (hasKey $data "mongo_password")) (not $m.auth.password) -}}
+legacy
+{{- else -}}
+on
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A generated credential: `.value` when given, else the existing Secret's `.key` (kept across
+upgrades), else 32 random alphanumerics. Called once per render, by the Secret's template only
+(everything else reads the Secret), since every call of randAlphaNum draws anew.
+Usage: include "webhooks.credential" (dict "value" .Values.x "data" $existingData "key" "k")
+*/}}
+{{- define "webhooks.credential" -}}
+{{- if .value -}}
+{{- .value -}}
+{{- else if hasKey .data .key -}}
+{{- index .data .key | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 32 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the Secret holding the NATS users' passwords. */}}
+{{- define "webhooks.natsSecretName" -}}
+{{- include "webhooks.componentName" (dict "root" . "component" "nats-credentials") -}}
+{{- end -}}
+
+{{/*
+The env of api/ws that carries credentials: MONGODB_URL from the mongo Secret, NATS_URL, and
+the service's NATS user (api or ws) with its password from the NATS Secret.
+Usage: include "webhooks.appCredentialsEnv" (dict "root" $ "component" "api")
+*/}}
+{{- define "webhooks.appCredentialsEnv" -}}
+{{- $root := .root -}}
+- name: MONGODB_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "webhooks.mongoSecretName" $root }}
+      key: {{ $root.Values.mongo.secretKey }}
+- name: NATS_URL
+  value: {{ include "webhooks.natsUrl" $root | quote }}
+{{- if $root.Values.nats.auth.enabled }}
+- name: NATS_USER
+  value: {{ .component | quote }}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "webhooks.natsSecretName" $root }}
+      key: {{ printf "%s_password" .component }}
+{{- end }}
+{{- end -}}
+
+{{/* TRUSTED_PROXIES of api, ws and www: the ingress's addresses (empty: nobody's forwarded headers count). */}}
+{{- define "webhooks.trustedProxiesEnv" -}}
+- name: TRUSTED_PROXIES
+  value: {{ join "," .Values.trustedProxies | quote }}
+{{- end -}}
+
+{{/*
+A checksum of the credentials set in values (never of generated ones, which differ on every
+`helm template`): changing mongo.url, a password or the auth switches rolls api and ws.
+*/}}
+{{- define "webhooks.credentialsChecksum" -}}
+{{- toJson (dict "url" .Values.mongo.url "mongo" .Values.mongo.auth "nats" .Values.nats.auth "secret" .Values.mongo.existingSecret) | sha256sum -}}
 {{- end -}}
 
 {{/* Validation of combinations the schema cannot express. */}}

@@ -19,7 +19,7 @@ metadata:
   {{- $_ := set $ann $k $val -}}
   {{- end -}}
   {{- if .appEnv -}}
-  {{- $_ := set $ann "checksum/mongodb-url" (include "webhooks.mongoUrl" $root | sha256sum) -}}
+  {{- $_ := set $ann "checksum/mongodb-url" (include "webhooks.credentialsChecksum" $root) -}}
   {{- end }}
   {{- with $ann }}
   annotations:
@@ -71,13 +71,7 @@ spec:
       {{- if or .appEnv .env $v.extraEnv }}
       env:
         {{- if .appEnv }}
-        - name: MONGODB_URL
-          valueFrom:
-            secretKeyRef:
-              name: {{ include "webhooks.mongoSecretName" $root }}
-              key: {{ $root.Values.mongo.secretKey }}
-        - name: NATS_URL
-          value: {{ include "webhooks.natsUrl" $root | quote }}
+        {{- include "webhooks.appCredentialsEnv" $ctx | nindent 8 }}
         {{- end }}
         {{- with .env }}
         {{- toYaml . | nindent 8 }}

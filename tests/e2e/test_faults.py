@@ -83,3 +83,69 @@ def test_pod_deleted_while_posting(fault_app, kube_api, make_webhooks_client, co
     assert not lost, f"payloads acknowledged with 201 but not stored: {lost}"
 
     _reconnect_and_receive(client, hook.token, hook.name)
+
+
+class _Collector:
+    """Reads payload frames off one open socket in a thread: the seq of each, in arrival order."""
+
+    def __init__(self, sock):
+        import threading
+
+        self.sock, self.seqs, self.errors = sock, [], []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="ws-collector")
+        self._thread.start()
+
+    def _run(self):
+        import websocket
+
+        while not self._stop.is_set():
+            try:
+                frame = self.sock.receive_payload(timeout=1)
+            except websocket.WebSocketTimeoutException:
+                continue
+            except Exception as exc:  # noqa: BLE001 - the socket broke: recorded, asserted on
+                self.errors.append(repr(exc))
+                return
+            if isinstance(frame.get("content"), dict) and "seq" in frame["content"]:
+                self.seqs.append(frame["content"]["seq"])
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_nats_pod_killed_mid_stream_every_acknowledged_payload_arrives_once(fault_app, kube_api,
+                                                                            make_webhooks_client):
+    """The issue's NATS drill as a pod kill: payloads posted through the ingress while a socket is
+    open, the nats pod deleted mid-stream. Every 2xx payload reaches the socket (live, or replayed
+    from the database once ws is back on NATS), none twice."""
+    release, domain = fault_app
+    client = make_webhooks_client(domain)
+    hook = client.create_webhook()
+    sock = client.open_socket(hook.token)
+    assert sock.greeting == f"webhook:{hook.name}"
+    collector = _Collector(sock)
+    try:
+        with Poster(client, hook.token, "nats-drill", interval=0.1) as poster:
+            time.sleep(2)
+            old = _delete_pods(kube_api, release.namespace, "nats")
+            _wait_replaced(kube_api, release.namespace, "nats", old)
+            time.sleep(3)
+        acknowledged = set(poster.acknowledged)
+        assert acknowledged, "no payload was acknowledged at all"
+        deadline = time.monotonic() + 60   # ws replays after its reconnect, or at its 30 s resync
+        while time.monotonic() < deadline and not acknowledged <= set(collector.seqs) and not collector.errors:
+            time.sleep(0.5)
+        time.sleep(2)   # a duplicate would come right after the replay
+    finally:
+        collector.stop()
+        sock.close()
+    assert not collector.errors, f"the socket broke: {collector.errors}"
+    missing = sorted(acknowledged - set(collector.seqs))
+    twice = sorted({s for s in collector.seqs if collector.seqs.count(s) > 1})
+    print(f"nats drill: {len(acknowledged)} acknowledged, {len(collector.seqs)} frames, "
+          f"missing {missing}, twice {twice}")
+    assert not missing, f"acknowledged with 2xx but never delivered: {missing}"
+    assert not twice, f"delivered more than once: {twice}"

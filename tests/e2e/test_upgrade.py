@@ -28,10 +28,10 @@ def retagged_api(app_images):
     subprocess.run(["docker", "rmi", f"{repository}:{new_tag}"], capture_output=True)
 
 
-def _mongo_secret(kube_api, namespace):
+def _secret_data(kube_api, namespace, name="mongo"):
     from kubernetes import client as k8s
 
-    return k8s.CoreV1Api(kube_api).read_namespaced_secret("mongo", namespace).data
+    return k8s.CoreV1Api(kube_api).read_namespaced_secret(name, namespace).data
 
 
 @pytest.mark.slow
@@ -46,8 +46,9 @@ def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, 
     for n in range(3):
         assert client.post_payload(hook.token, {"before": n}).status_code == 201
 
-    secret_before = _mongo_secret(kube_api, release.namespace)
-    assert secret_before["mongodb_url"]
+    secret_before = _secret_data(kube_api, release.namespace)
+    nats_before = _secret_data(kube_api, release.namespace, "nats-credentials")
+    assert secret_before["mongodb_url"] and secret_before["mongo_password"], "no generated mongo password"
     upgraded = deep_merge(release.values, {"api": {"tag": retagged_api, "replicas": 2}, "www": {"replicas": 2}})
     with Poster(client, hook.token, "during-upgrade", interval=0.2) as poster:
         release.upgrade(upgraded)
@@ -56,7 +57,11 @@ def test_upgrade_then_rollback_keeps_serving_and_data(helm_release, app_images, 
     api = _deployment(kube_cluster, release.namespace, "api")
     assert api.obj["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{retagged_api}")
     assert api.obj["status"]["readyReplicas"] == 2
-    assert _mongo_secret(kube_api, release.namespace) == secret_before, "upgrade rewrote the MongoDB Secret"
+    after = _secret_data(kube_api, release.namespace)
+    assert after["mongo_password"] == secret_before["mongo_password"], "upgrade changed the mongo password"
+    assert after == secret_before, "upgrade rewrote the MongoDB Secret"
+    assert _secret_data(kube_api, release.namespace, "nats-credentials") == nats_before, \
+        "upgrade changed the NATS passwords"
     assert poster.acknowledged, "no payload was accepted during the upgrade"
     assert not poster.failures, f"the app stopped serving during the upgrade: {poster.failures[:5]}"
 

@@ -57,3 +57,22 @@ def test_tokens_are_looked_up_by_hash_on_the_primary_key(stack):
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_hot_queries_have_indexes(stack):
+    """Token lookups go by ``_id`` (the token's hash); payload history and retention have indexes."""
+    async def scenario():
+        store = Store(stack.mongo.url)
+        try:
+            await store.ensure_indexes()
+            webhooks = {ix["name"]: ix["key"] async for ix in await store.webhooks.list_indexes()}
+            payloads = {ix["name"]: ix["key"] async for ix in await store.payloads.list_indexes()}
+            return webhooks, payloads
+        finally:
+            await store.close()
+
+    webhooks, payloads = asyncio.run(scenario())
+    assert dict(webhooks["_id_"]) == {"_id": 1}                      # token hash -> webhook
+    assert dict(webhooks["created_at"]) == {"created_at": 1}         # retention's cutoff query
+    assert dict(webhooks["name_unique"]) == {"name": 1}
+    assert dict(payloads["webhook_id_created_at"]) == {"webhook_id": 1, "created_at": -1}

@@ -43,7 +43,7 @@ FEATURE_SETS = {
                  "affinity": {"nodeAffinity": {}},
                  "serviceAccount": {"create": True, "annotations": {"x": "y"}}} for svc in SERVICES},
     },
-    "ferretdb": {"mongo": {"image": {"registry": "", "repository": "ferretdb"}, "tag": "v1.24.2",
+    "ferretdb": {"mongo": {"image": {"registry": "", "repository": "ferretdb"}, "tag": "v1.24.2", "flavor": "ferretdb",
                            "args": ["--listen-addr=:27017", "--handler=sqlite"],
                            "extraEnv": [{"name": "FERRETDB_TELEMETRY", "value": "disable"}],
                            "dataPath": "/state", "podSecurityContext": {"runAsUser": 10001, "runAsGroup": 10001,

@@ -1,16 +1,17 @@
 """nats-server runs from a chart-rendered config file (max_payload has no CLI flag),
 and the api's payload limit is set next to it."""
 
+import re
+
 import pytest
 
 NATS_CONF = "/etc/nats/nats.conf"
 
 
 def nats_conf(m, name="nats-config") -> dict[str, str]:
-    """The ConfigMap's nats.conf as {key: value} (comments skipped)."""
+    """The ConfigMap's nats.conf top-level scalars as {key: value} (comments and blocks skipped)."""
     text = m.get("ConfigMap", name)["data"]["nats.conf"]
-    pairs = (line.split(":", 1) for line in text.splitlines() if line.strip() and not line.startswith("#"))
-    return {k.strip(): v.strip() for k, v in pairs}
+    return dict(re.findall(r"^(\w+): (\S+)$", text, flags=re.MULTILINE))
 
 
 def test_nats_runs_from_the_config_file(default):
@@ -89,3 +90,36 @@ def test_default_api_limit_fits_nats_limit_with_envelope(default):
     limit = int(default.get("Deployment", "api").env("api")["MAX_PAYLOAD_BYTES"])
     assert nats_conf(default)["max_payload"] == "2MB"
     assert limit + 1024 <= 2 * 1024 * 1024
+
+
+def user_block(m, user: str) -> str:
+    """The text of one user's entry in the authorization block."""
+    text = m.get("ConfigMap", "nats-config")["data"]["nats.conf"]
+    match = re.search(r"\{\s*user: %s\n(.*?)\n      \}\n    \}" % user, text, flags=re.DOTALL)
+    assert match, f"no user {user} in nats.conf:\n{text}"
+    return match.group(1)
+
+
+def test_no_anonymous_client_api_publishes_ws_subscribes(default):
+    text = default.get("ConfigMap", "nats-config")["data"]["nats.conf"]
+    assert "authorization {" in text and "no_auth_user" not in text
+    api, ws = user_block(default, "api"), user_block(default, "ws")
+    assert "password: $NATS_API_PASSWORD" in api and "password: $NATS_WS_PASSWORD" in ws
+    assert 'publish: { allow: ["data.>", "webhooks.closed", "webhooks.resync"] }' in api
+    assert 'subscribe: { deny: [">"] }' in api
+    assert 'publish: { deny: [">"] }' in ws
+    assert 'subscribe: { allow: ["data.*", "webhooks.closed", "webhooks.resync"] }' in ws
+
+
+def test_passwords_come_from_the_secret_not_the_config(default, render):
+    """The ConfigMap names environment variables only: explicit passwords never land in it."""
+    m = render({"nats": {"auth": {"apiPassword": "api-pw-x", "wsPassword": "ws-pw-y"}}})
+    text = m.get("ConfigMap", "nats-config")["data"]["nats.conf"]
+    assert "api-pw-x" not in text and "ws-pw-y" not in text
+    assert text == default.get("ConfigMap", "nats-config")["data"]["nats.conf"]
+
+
+def test_auth_disabled_renders_no_users(render):
+    m = render({"nats": {"auth": {"enabled": False}}})
+    assert "authorization" not in m.get("ConfigMap", "nats-config")["data"]["nats.conf"]
+    assert not any(k.startswith("NATS_") for k in m.get("Deployment", "nats").env("nats"))

@@ -36,7 +36,7 @@ def test_all_features_snapshot(render, snapshot):
 def test_default_resource_inventory(default):
     assert sorted(default.refs()) == sorted([
         "Deployment/api", "Deployment/ws", "Deployment/www", "Deployment/nats", "StatefulSet/mongo",
-        "Service/api", "Service/ws", "Service/www", "Service/nats", "Service/mongo",
+        "Service/api", "Service/ws", "Service/www", "Service/nats", "Service/mongo", "Secret/nats-credentials",
         "ServiceAccount/api", "ServiceAccount/ws", "ServiceAccount/www", "ServiceAccount/nats",
         "ServiceAccount/mongo", "Secret/mongo", "ConfigMap/nats-config", "IngressRoute/webhook",
         "NetworkPolicy/default-deny", "NetworkPolicy/api-from-ingress", "NetworkPolicy/ws-from-ingress",

@@ -101,12 +101,21 @@ def test_service_account(default, render, svc):
     assert workload(m, svc).pod_spec["serviceAccountName"] == f"shared-{svc}"
 
 
-def test_mongo_storage_default_is_emptydir(default):
+def test_mongo_storage_default_is_a_volume(default):
+    """Persistence is on by default: a mongo pod restart must not erase every tenant's data."""
     sts = default.get("StatefulSet", "mongo")
-    assert sts.volumes["data"] == {"name": "data", "emptyDir": {}}
+    assert "emptyDir" not in sts.volumes["data"]
+    [claim] = sts["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data" and claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert "storageClassName" not in claim["spec"]  # the cluster's default class
     assert sts.volume_mounts("mongo")["/data/db"]["name"] == "data"
-    assert "volumeClaimTemplates" not in sts["spec"]
     assert sts["spec"]["serviceName"] == "mongo"
+
+
+def test_mongo_storage_without_persistence_is_emptydir(render):
+    sts = render({"mongo": {"persistence": {"enabled": False}}}).get("StatefulSet", "mongo")
+    assert sts.volumes["data"] == {"name": "data", "emptyDir": {}}
+    assert "volumeClaimTemplates" not in sts["spec"]
 
 
 def test_mongo_persistence(render):
@@ -125,7 +134,7 @@ def test_mongo_args_env_and_user_for_ferretdb(render):
                             "podSecurityContext": {"runAsUser": 10001}}}).get("StatefulSet", "mongo")
     c = sts.container("mongo")
     assert c["args"] == ["--handler=sqlite"]
-    assert sts.env("mongo") == {"A": "1"}
+    assert sts.env("mongo")["A"] == "1"
     assert sts.pod_spec["securityContext"]["runAsUser"] == 10001
     assert c["securityContext"]["runAsUser"] == 10001
 
