@@ -44,11 +44,11 @@ node-image: venv
 down: cluster-down
 
 test: setup
-	$(PY) -m pytest --junitxml=$(STATE)/artifacts/junit.xml $(PYTEST_ARGS)
+	$(PY) -m pytest --chart-cov --junitxml=$(STATE)/artifacts/junit.xml $(PYTEST_ARGS)
 
 test-unit: venv
 	$(PY) -m bootstrap setup --tools-only
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit --chart-cov $(PYTEST_ARGS)
 
 test-services: venv
 	$(PY) -m pytest tests/services $(PYTEST_ARGS)
