@@ -109,15 +109,22 @@ class Engine:
             self.proc.kill()
 
 
-_shared: Engine | None = None
-_shared_lock = threading.Lock()
+class _Shared:
+    """This process's engine, built and started on first use (``shared()``)."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def alive(self) -> bool:
+        return self.engine is not None and self.engine.proc.poll() is None
+
+    def __call__(self) -> Engine:
+        with self._lock:
+            if not self.alive():
+                self.engine = Engine(build())
+                atexit.register(self.engine.close)
+            return self.engine
 
 
-def shared() -> Engine:
-    """This process's engine, built and started on first use."""
-    global _shared
-    with _shared_lock:
-        if _shared is None or _shared.proc.poll() is not None:
-            _shared = Engine(build())
-            atexit.register(_shared.close)
-        return _shared
+shared = _Shared()

@@ -201,11 +201,15 @@ class EngineRenderer:
     def __init__(self, fallback: CliRenderer | None):
         self.fallback = fallback
         self._cli = fallback or CliRenderer()
+        self._identity: str | None = None
+        self._started = False
 
     def identity(self) -> str:
-        from .engine_client import identity
+        if self._identity is None:
+            from .engine_client import identity
 
-        return f"engine:{identity()}"
+            self._identity = f"engine:{identity()}"
+        return self._identity
 
     def start(self) -> bool:
         """Build and start the engine now; False where it fell back to the CLI (with ``fallback``)."""
@@ -214,8 +218,11 @@ class EngineRenderer:
 
         if fallback_reason is not None:
             return False
+        if self._started and shared.alive():
+            return True
         try:
             shared()
+            self._started = True
             return True
         except (tools.MissingTool, CommandError, EngineDied, OSError) as exc:
             if self.fallback is None:
@@ -230,7 +237,7 @@ class EngineRenderer:
         if request is None or not self.start():
             return self._cli.submit(job)
         try:
-            answer = shared().submit(request)
+            answer = shared.engine.submit(request)
         except EngineDied:
             if self.fallback is None:
                 raise
