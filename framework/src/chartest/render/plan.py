@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from .. import state
-from .helm import new_session, prefetch, stop_prefetch
+from . import renderers
+from .helm import new_session, prefetch, stats, stop_prefetch
 
 def plan_dir() -> Path:
     return state.cache_dir() / "render-plan"
@@ -117,6 +118,12 @@ class RenderPlan:
             save_plan(self.chart_dir, self.worker, self.recorded)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        rendered = stats()["helm_invocations"]
+        if rendered:
+            who = "the render engine" if renderers.chosen().name == "engine" else "helm template"
+            why = f" (the engine is unavailable: {renderers.fallback_reason})" if renderers.fallback_reason else ""
+            terminalreporter.write_line(f"chartest: {rendered} render{'s' if rendered != 1 else ''} by "
+                                        f"{who}{why}, {stats()['renders'] - rendered} from the render cache")
         if self.queued:
             plural = "s" if self.queued != 1 else ""
             terminalreporter.write_line(

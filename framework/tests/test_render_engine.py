@@ -1,0 +1,120 @@
+"""The render engine renders as ``helm template`` does, errors included, and the setting picks it.
+
+Each case renders once through the engine and once through the real helm CLI and requires the
+same output byte for byte: stdout on success, stderr on failure (``fail``, ``required``, a schema
+violation, bad ``--set`` syntax, a missing values file, a bad Kubernetes version).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chartest.render import renderers
+from chartest.render.helm import _Job
+from selftest_support import TESTDATA, engine_in
+
+FAILING = {
+    "Chart.yaml": "apiVersion: v2\nname: failing\nversion: 0.1.0\n",
+    "values.yaml": "mode: ok\nname: x\n",
+    "values.schema.json": '{"type": "object", "properties": {"mode": {"enum": ["ok", "fail", "required"]}}}',
+    "templates/cm.yaml": (
+        "{{- if eq .Values.mode \"fail\" }}{{ fail \"mode fail: refusing\" }}{{ end }}\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ required \"name is required\" .Values.name }}\n"
+        "  namespace: {{ .Release.Namespace }}\ndata:\n  on: {{ .Values.on | default \"yes\" | quote }}\n"
+        "  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n"
+        "  helm: {{ .Capabilities.HelmVersion.Version | quote }}\n"
+        "  has: {{ .Capabilities.APIVersions.Has \"example.test/v1\" | quote }}\n"),
+    "templates/tests/test-pod.yaml": (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\n  annotations:\n    helm.sh/hook: test\n"
+        "spec:\n  containers: [{name: t, image: busybox}]\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def failing_chart(tmp_path_factory):
+    chart = tmp_path_factory.mktemp("charts") / "failing"
+    for name, text in FAILING.items():
+        (chart / name).parent.mkdir(parents=True, exist_ok=True)
+        (chart / name).write_text(text)
+    return chart
+
+
+def both(chart, **kw) -> tuple[dict, dict]:
+    job = _Job(chart, keyed=False, **kw)
+    return renderers.EngineRenderer(fallback=None).submit(job).result(), renderers.CliRenderer().render(job)
+
+
+def same(engine: dict, cli: dict) -> None:
+    assert engine["ok"] == cli["ok"], (engine, cli)
+    key = "stdout" if cli["ok"] else "stderr"
+    assert engine[key] == cli[key]
+
+
+@pytest.mark.parametrize("chart,kw", [
+    ("minimal", {}),
+    ("minimal", {"values": {"replicas": 3, "image": "y"}, "release": "demo", "namespace": "ns1"}),
+    ("minimal", {"set": {"replicas": 5}, "api_versions": ["example.test/v1"], "kube_version": "v1.31.2"}),
+    ("crd", {"extra_args": ["--include-crds"]}),
+    ("crd", {}),
+    ("insecure", {"extra_args": ["--set-string", "x=1"]}),
+], ids=lambda v: v if isinstance(v, str) else ",".join(v) or "defaults")
+def test_testdata_charts_render_the_same(tool_dirs, built_engine, chart, kw):
+    engine, cli = both(TESTDATA / chart, **kw)
+    assert engine["ok"], engine
+    same(engine, cli)
+
+
+@pytest.mark.parametrize("kw", [
+    {},
+    {"values": {"on": "no"}, "api_versions": ["example.test/v1"]},
+    {"extra_args": ["--skip-tests"]},
+    {"extra_args": ["--is-upgrade", "--no-hooks"]},
+    {"values": {"mode": "fail"}},
+    {"values": {"name": None}},
+    {"values": {"mode": "neither"}},
+    {"set": ["mode=fail", "a[=b"]},
+    {"values_files": ["/nonexistent/values.yaml"]},
+    {"kube_version": "not-a-version"},
+    {"release": "Not_A_Release"},
+], ids=["defaults", "values", "skip-tests", "upgrade-no-hooks", "fail", "required", "schema", "bad-set",
+        "missing-values-file", "bad-kube-version", "bad-release-name"])
+def test_results_and_errors_are_the_clis(tool_dirs, built_engine, failing_chart, kw):
+    engine, cli = both(failing_chart, **kw)
+    same(engine, cli)
+
+
+def test_unknown_extra_arguments_render_through_the_cli(tool_dirs, built_engine, failing_chart):
+    job = _Job(failing_chart, keyed=False, extra_args=["--show-only", "templates/cm.yaml"])
+    assert renderers.engine_request(job) is None
+    result = renderers.EngineRenderer(fallback=None).submit(job).result()
+    assert result["ok"] and "kind: Pod" not in result["stdout"] and "kind: ConfigMap" in result["stdout"]
+
+
+def test_a_session_with_the_engine_says_so(project, built_engine):
+    project.chart("minimal")
+    project.ini(chartest_chart="minimal")
+    engine_in(project.path / ".chartest", built_engine)
+    project.test("""
+        from chartest.render import renderers
+
+        def test_render(render):
+            assert render({"replicas": 2}).get("Deployment", "minimal-web")["spec"]["replicas"] == 2
+            assert renderers.chosen().name == "engine"
+    """)
+    result = project.run("--render-engine=engine")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["chartest: 1 render by the render engine*"])
+
+
+def test_auto_without_go_renders_with_the_cli(project, monkeypatch, tool_dirs):
+    monkeypatch.setenv("PATH", ":".join([*tool_dirs, "/usr/bin", "/bin"]))
+    monkeypatch.setenv("CHARTEST_RENDER_ENGINE", "auto")
+    project.chart("minimal")
+    project.ini(chartest_chart="minimal")
+    project.test("""
+        def test_render(render):
+            assert render().get("Deployment", "minimal-web")["spec"]["replicas"] == 1
+    """)
+    result = project.run()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["chartest: 1 render by helm template*"])
