@@ -361,9 +361,10 @@ def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]]
     engine = renderer.name == "engine" and renderer.start()
     if not engine and _executor is None:
         _executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="chartest-render")
-    with _lock:
-        for key, job in jobs.items():
-            _prefetch[key] = _engine_prefetch(job) if engine else _executor.submit(job.produce)
+    for key, job in jobs.items():
+        future = _engine_prefetch(job) if engine else _executor.submit(job.produce)
+        with _lock:
+            _prefetch[key] = future
     return len(jobs)
 
 
