@@ -99,7 +99,8 @@ class RenderPlan:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         new_session()
-        if hasattr(self.config, "workerinput") or not (self.chart_dir / "Chart.yaml").exists():
+        under_xdist = hasattr(self.config, "workerinput") or self.config.pluginmanager.has_plugin("dsession")
+        if under_xdist or not (self.chart_dir / "Chart.yaml").exists():
             return
         plan = load_plan(self.chart_dir)
         if not plan:
