@@ -7,10 +7,13 @@ violation, bad ``--set`` syntax, a missing values file, a bad Kubernetes version
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from chartest.render import renderers
 from chartest.render.helm import _Job
+from chartest.render.manifests import parse_manifests
 from selftest_support import TESTDATA, engine_in
 
 FAILING = {
@@ -45,9 +48,83 @@ def both(chart, **kw) -> tuple[dict, dict]:
 
 
 def same(engine: dict, cli: dict) -> None:
+    """The same output, and the engine's parsed documents (if any) are what PyYAML makes of the CLI's."""
     assert engine["ok"] == cli["ok"], (engine, cli)
     key = "stdout" if cli["ok"] else "stderr"
     assert engine[key] == cli[key]
+    if engine.get("docs") is not None:
+        assert as_json(engine["docs"]) == as_json([[r.source, dict(r)] for r in parse_manifests(cli["stdout"])])
+
+
+def as_json(docs) -> list[str]:
+    """Type-exact form (1 and 1.0 differ), one string per document."""
+    return [json.dumps(d, sort_keys=True) for d in docs]
+
+
+SCALARS = {
+    "Chart.yaml": "apiVersion: v2\nname: scalars\nversion: 0.1.0\n",
+    "templates/example.yaml": """apiVersion: v1
+kind: Example
+metadata: {name: scalars}
+values:
+  bools: [yes, No, ON, off, true, False]
+  nulls: [~, null, Null, ""]
+  empty:
+  ints: [0755, 0x1F, 0b101, 1_000, 1:30, -42, +7, 0, 123456789012345678901234567890]
+  floats: [1.0, .5, 1.e+5, 6.02e+23, -0.0, 3., 1_0.2_5]
+  strings: [1e5, 0o17, "yes", 'on', 12:60, 1.2.3, v1, -, "~"]
+  block: |
+    multi
+    line
+  folded: >
+    folded
+    text
+  anchor: &shared {x: 1, y: [a, b]}
+  alias: *shared
+  "quoted key": 1
+{{- if .Values.stamp }}
+  stamp: 2024-01-02
+{{- end }}
+---
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: one}}
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: two}, data: {k: "v"}}
+---
+# only a comment
+---
+{}
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def scalars_chart(tmp_path_factory):
+    chart = tmp_path_factory.mktemp("charts") / "scalars"
+    for name, text in SCALARS.items():
+        (chart / name).parent.mkdir(parents=True, exist_ok=True)
+        (chart / name).write_text(text)
+    return chart
+
+
+def test_the_engine_parses_yaml_1_1_scalars_as_pyyaml_does(tool_dirs, built_engine, scalars_chart):
+    engine, cli = both(scalars_chart)
+    assert engine["docs"] is not None, "the engine gave up on a chart it can represent"
+    same(engine, cli)
+    assert [d[1]["metadata"]["name"] for d in engine["docs"]] == ["scalars", "one", "two"]
+
+
+def test_what_json_cannot_carry_is_left_to_python(tool_dirs, built_engine, scalars_chart):
+    engine, cli = both(scalars_chart, values={"stamp": True})
+    assert engine["ok"] and engine.get("docs") is None  # PyYAML makes a date of 2024-01-02
+    same(engine, cli)
+    for line in ("tagged: !!str 1", "merged: {<<: {a: 1}}", "on: key"):
+        (scalars_chart / "templates" / "more.yaml").write_text(f"apiVersion: v1\nkind: M\n{line}\n")
+        engine, cli = both(scalars_chart)
+        assert engine["ok"] and engine.get("docs") is None, (line, engine)
+        same(engine, cli)
+    (scalars_chart / "templates" / "more.yaml").unlink()
 
 
 @pytest.mark.parametrize("chart,kw", [

@@ -2,7 +2,8 @@
 
 The unit tier runs once (as it would: engine, render cache) with a render observer that records
 every request; each distinct request is then rendered anew through the engine and through the
-real helm CLI, and the two must agree byte for byte: the manifest stream, or helm's error text.
+real helm CLI, and the two must agree byte for byte: the manifest stream, or helm's error text;
+and the documents the engine parsed itself must be what PyYAML makes of the CLI's stream.
 This test always runs the real CLI, whatever the ``render_engine`` setting says.
 """
 
@@ -19,6 +20,7 @@ from bootstrap.paths import REPO_ROOT
 from chartest import MissingTool, find_tool, unavailable
 from chartest.render import engine_client, renderers
 from chartest.render.helm import _Job
+from chartest.render.manifests import parse_manifests
 
 RECORDER = '''
 import json, os
@@ -58,6 +60,14 @@ def _job(request: dict) -> _Job | None:
                 request["extra_args"], keyed=False)
 
 
+def _same_documents(ours: dict, theirs: dict) -> bool:
+    """The documents the engine parsed (if it did) are what PyYAML makes of helm's stream, type for type."""
+    if ours.get("docs") is None:
+        return True
+    pyyaml = [[r.source, dict(r)] for r in parse_manifests(theirs["stdout"])]
+    return [json.dumps(d, sort_keys=True) for d in ours["docs"]] == [json.dumps(d, sort_keys=True) for d in pyyaml]
+
+
 def test_the_engine_renders_every_request_of_the_unit_tier_as_helm_template(tmp_path):
     try:
         find_tool("helm")
@@ -73,10 +83,12 @@ def test_the_engine_renders_every_request_of_the_unit_tier_as_helm_template(tmp_
     differ = []
     for job, ours, theirs in zip(jobs, engine_results, cli_results):
         key = "stdout" if theirs["ok"] else "stderr"
-        if ours["ok"] != theirs["ok"] or ours.get(key) != theirs.get(key):
+        if ours["ok"] != theirs["ok"] or ours.get(key) != theirs.get(key) or not _same_documents(ours, theirs):
             differ.append(f"{' '.join(renderers.helm_argv(job))} values={job.values}:\n"
                           f"  engine: {str(ours.get('stdout') or ours.get('stderr'))[:300]}\n"
                           f"  helm:   {str(theirs.get(key))[:300]}")
     failures = sum(not r["ok"] for r in cli_results)
+    parsed = sum(r.get("docs") is not None for r in engine_results)
+    assert parsed >= len(jobs) - failures - 5, f"the engine parsed only {parsed} of {len(jobs)} renders itself"
     assert not differ, f"{len(differ)} of {len(jobs)} renders differ:\n" + "\n".join(differ[:5])
     assert failures, "no failing render compared: the error path would be unproven"

@@ -235,9 +235,11 @@ def _entry(result: dict) -> str:
     if not result["ok"]:
         return json.dumps({"format": CACHE_FORMAT, "ok": False, "stderr": result["stderr"],
                            "argv": result.get("argv", [])})
-    docs: list | None = [[r.source, dict(r)] for r in parse_manifests(result["stdout"])]
-    if not _json_native(docs):
-        docs = None  # e.g. a timestamp PyYAML makes a date of: parsed again on every call
+    docs: list | None = result.get("docs")  # the render engine parses as parse_manifests does
+    if docs is None:
+        docs = [[r.source, dict(r)] for r in parse_manifests(result["stdout"])]
+        if not _json_native(docs):
+            docs = None  # e.g. a timestamp PyYAML makes a date of: parsed again on every call
     return json.dumps({"format": CACHE_FORMAT, "ok": True, "stdout": result["stdout"], "docs": docs})
 
 

@@ -175,7 +175,7 @@ def engine_request(job: Job) -> dict | None:
         "kube_version": job.kube_version, "api_versions": list(job.api_versions),
         "values_files": [str(f) for f in job.files],
         "values": json.dumps(dict(job.values)) if job.values else "",
-        "set": list(job.set_args), "set_string": []}
+        "set": list(job.set_args), "set_string": [], "documents": True}
     args = list(job.extra_args)
     while args:
         arg = args.pop(0)
@@ -237,7 +237,7 @@ class EngineRenderer:
         if request is None or not self.start():
             return self._cli.submit(job)
         try:
-            answer = shared.engine.submit(request)
+            pending = shared.engine.submit(request)
         except EngineDied:
             if self.fallback is None:
                 raise
@@ -253,8 +253,10 @@ class EngineRenderer:
                 else:
                     result.set_result(self.fallback.render(job))
                 return
-            result.set_result(_result(response["ok"], response.get("stdout" if response["ok"] else "stderr", ""),
-                                      job))
+            answer = _result(response["ok"], response.get("stdout" if response["ok"] else "stderr", ""), job)
+            if response.get("docs") is not None:
+                answer["docs"] = response["docs"]  # the engine parsed it as Python would
+            result.set_result(answer)
 
-        answer.add_done_callback(finish)
+        pending.add_done_callback(finish)
         return result

@@ -36,7 +36,10 @@ func main() {
 			}
 			resp.ID = req.ID
 			if werr := enc.Encode(&resp); werr != nil {
-				os.Exit(2)
+				resp.Docs = nil // Python parses the stream itself
+				if enc.Encode(&resp) != nil {
+					os.Exit(2)
+				}
 			}
 			if in.Buffered() == 0 { // nothing else queued: let the client read this one now
 				if ferr := out.Flush(); ferr != nil {

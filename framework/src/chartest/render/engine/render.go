@@ -28,14 +28,15 @@ type request struct {
 	ValuesFiles []string `json:"values_files"` // --values, in order
 	// Values is one more values document after ValuesFiles, as if passed by --values
 	// (chartest's values dict; the CLI path writes it to a temporary file).
-	Values         string   `json:"values"`
-	Set            []string `json:"set"`        // --set
-	SetString      []string `json:"set_string"` // --set-string
-	IncludeCRDs    bool     `json:"include_crds"`
-	SkipTests      bool     `json:"skip_tests"`
-	IsUpgrade      bool     `json:"is_upgrade"`
-	NoHooks        bool     `json:"no_hooks"`
-	SkipSchemaVal  bool     `json:"skip_schema_validation"`
+	Values        string   `json:"values"`
+	Set           []string `json:"set"`        // --set
+	SetString     []string `json:"set_string"` // --set-string
+	IncludeCRDs   bool     `json:"include_crds"`
+	SkipTests     bool     `json:"skip_tests"`
+	IsUpgrade     bool     `json:"is_upgrade"`
+	NoHooks       bool     `json:"no_hooks"`
+	SkipSchemaVal bool     `json:"skip_schema_validation"`
+	Documents     bool     `json:"documents"` // also answer with the parsed documents
 }
 
 // response carries what `helm template` would print: its stdout when it succeeds,
@@ -45,6 +46,9 @@ type response struct {
 	OK     bool   `json:"ok"`
 	Stdout string `json:"stdout,omitempty"`
 	Stderr string `json:"stderr,omitempty"`
+	// Docs is the stream parsed as chartest's Python side parses it (documents.go), when asked
+	// and representable; absent, Python parses Stdout itself.
+	Docs *[]document `json:"docs,omitempty"`
 }
 
 const inlineScheme = "chartest-values"
@@ -82,7 +86,13 @@ func (r *renderer) render(req *request) response {
 		fmt.Fprintf(&stderr, "Error: %s\n", err.Error()) // what cobra prints for helm
 		return response{OK: false, Stderr: stderr.String()}
 	}
-	return response{OK: true, Stdout: out}
+	resp := response{OK: true, Stdout: out}
+	if req.Documents {
+		if docs, err := documents(out); err == nil {
+			resp.Docs = &docs
+		}
+	}
+	return resp
 }
 
 // template is cmd/helm/template.go's RunE and runInstall for a local chart directory.
