@@ -18,7 +18,7 @@ from selftest_support import TESTDATA, engine_in
 
 FAILING = {
     "Chart.yaml": "apiVersion: v2\nname: failing\nversion: 0.1.0\n",
-    "values.yaml": "mode: ok\nname: x\n",
+    "values.yaml": "mode: ok\nname: x\nnested: {a: 1}\n",
     "values.schema.json": '{"type": "object", "properties": {"mode": {"enum": ["ok", "fail", "required"]}}}',
     "templates/cm.yaml": (
         "{{- if eq .Values.mode \"fail\" }}{{ fail \"mode fail: refusing\" }}{{ end }}\n"
@@ -147,17 +147,31 @@ def test_testdata_charts_render_the_same(tool_dirs, built_engine, chart, kw):
     {"extra_args": ["--skip-tests"]},
     {"extra_args": ["--is-upgrade", "--no-hooks"]},
     {"values": {"mode": "fail"}},
+    {"values": {"mode": "fail", "name": {"a table over": "a scalar: helm warns"}}},
     {"values": {"name": None}},
     {"values": {"mode": "neither"}},
     {"set": ["mode=fail", "a[=b"]},
     {"values_files": ["/nonexistent/values.yaml"]},
     {"kube_version": "not-a-version"},
     {"release": "Not_A_Release"},
-], ids=["defaults", "values", "skip-tests", "upgrade-no-hooks", "fail", "required", "schema", "bad-set",
+], ids=["defaults", "values", "skip-tests", "upgrade-no-hooks", "fail", "fail-after-warning", "required", "schema", "bad-set",
         "missing-values-file", "bad-kube-version", "bad-release-name"])
 def test_results_and_errors_are_the_clis(tool_dirs, built_engine, failing_chart, kw):
     engine, cli = both(failing_chart, **kw)
     same(engine, cli)
+
+
+def test_concurrent_renders_keep_their_own_warnings_and_order(tool_dirs, built_engine, failing_chart):
+    """A batch sent at once renders on every core; answers come in order, warnings with their render."""
+    jobs = [_Job(failing_chart, keyed=False, values={"mode": "fail", "name": {"a": i}} if i % 2 else {"name": f"n{i}"})
+            for i in range(16)]
+    engine = renderers.EngineRenderer(fallback=None)
+    results = [f.result() for f in [engine.submit(job) for job in jobs]]
+    for i, result in enumerate(results):
+        if i % 2:
+            assert not result["ok"] and result["stderr"].count("warning: skipped value") == 1, result
+        else:
+            assert result["ok"] and f"name: n{i}" in result["stdout"]
 
 
 def test_unknown_extra_arguments_render_through_the_cli(tool_dirs, built_engine, failing_chart):

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"log"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -55,18 +54,21 @@ const inlineScheme = "chartest-values"
 
 type renderer struct {
 	settings  *cli.EnvSettings
-	providers getter.Providers
-	inline    *inlineGetter
+	providers getter.Providers // helm's, as the CLI has them
 }
 
 func newRenderer() *renderer {
 	settings := cli.New()
-	inline := &inlineGetter{}
-	providers := append(getter.Providers{{
+	return &renderer{settings: settings, providers: getter.All(settings)}
+}
+
+// providers gives helm's getters plus one that serves this request's values document.
+func (r *renderer) providersWith(values string) getter.Providers {
+	inline := &inlineGetter{data: values}
+	return append(getter.Providers{{
 		Schemes: []string{inlineScheme},
 		New:     func(...getter.Option) (getter.Getter, error) { return inline, nil },
-	}}, getter.All(settings)...)
-	return &renderer{settings: settings, providers: providers, inline: inline}
+	}}, r.providers...)
 }
 
 // inlineGetter serves the request's values document to helm's own values merging, so
@@ -79,8 +81,7 @@ func (g *inlineGetter) Get(string, ...getter.Option) (*bytes.Buffer, error) {
 
 func (r *renderer) render(req *request) response {
 	var stderr bytes.Buffer
-	log.SetOutput(&stderr) // helm's warnings go through the standard logger, as in the CLI
-	defer log.SetOutput(io.Discard)
+	defer logs.collect(&stderr)() // helm's warnings go through the standard logger, as in the CLI
 	out, err := r.template(req, &stderr)
 	if err != nil {
 		fmt.Fprintf(&stderr, "Error: %s\n", err.Error()) // what cobra prints for helm
@@ -128,10 +129,9 @@ func (r *renderer) template(req *request, stderr io.Writer) (string, error) {
 	opts := values.Options{ValueFiles: append([]string{}, req.ValuesFiles...), Values: req.Set,
 		StringValues: req.SetString}
 	if req.Values != "" {
-		r.inline.data = req.Values
 		opts.ValueFiles = append(opts.ValueFiles, inlineScheme+"://values")
 	}
-	vals, err := opts.MergeValues(r.providers)
+	vals, err := opts.MergeValues(r.providersWith(req.Values))
 	if err != nil {
 		return "", err
 	}
