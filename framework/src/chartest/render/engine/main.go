@@ -59,13 +59,22 @@ func main() {
 	}
 }
 
-// writeInOrder answers in the order of the requests, flushing whenever it caught up.
+// writeInOrder answers in the order of the requests, flushing before it waits for a render
+// and whenever it caught up with the requests.
 func writeInOrder(order chan chan response, done chan struct{}) {
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 	for slot := range order {
-		resp := <-slot
+		var resp response
+		select {
+		case resp = <-slot:
+		default: // not rendered yet: hand over what is done before waiting for it
+			if out.Flush() != nil {
+				os.Exit(2)
+			}
+			resp = <-slot
+		}
 		if err := enc.Encode(&resp); err != nil {
 			resp.Docs = nil // Python parses the stream itself
 			if enc.Encode(&resp) != nil {
