@@ -17,12 +17,16 @@ import (
 	"log"
 	"os"
 	"runtime"
+	"runtime/debug"
 )
 
 func main() {
 	// helm's main does this; its warnings (coalesce.go:...) carry the file name
 	log.SetFlags(log.Lshortfile)
 	log.SetOutput(logs) // each render collects its own goroutine's lines (logs.go)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400) // renders allocate much and keep little: ~25% less CPU, ~100 MB
+	}
 	r := newRenderer()
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	order := make(chan chan response, 1<<16)
