@@ -33,13 +33,16 @@ FAILING = {
 }
 
 
+def write_chart(directory, files: dict[str, str]):
+    for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    return directory
+
+
 @pytest.fixture(scope="module")
 def failing_chart(tmp_path_factory):
-    chart = tmp_path_factory.mktemp("charts") / "failing"
-    for name, text in FAILING.items():
-        (chart / name).parent.mkdir(parents=True, exist_ok=True)
-        (chart / name).write_text(text)
-    return chart
+    return write_chart(tmp_path_factory.mktemp("charts") / "failing", FAILING)
 
 
 def both(chart, **kw) -> tuple[dict, dict]:
@@ -101,11 +104,7 @@ items:
 
 @pytest.fixture(scope="module")
 def scalars_chart(tmp_path_factory):
-    chart = tmp_path_factory.mktemp("charts") / "scalars"
-    for name, text in SCALARS.items():
-        (chart / name).parent.mkdir(parents=True, exist_ok=True)
-        (chart / name).write_text(text)
-    return chart
+    return write_chart(tmp_path_factory.mktemp("charts") / "scalars", SCALARS)
 
 
 def test_the_engine_parses_yaml_1_1_scalars_as_pyyaml_does(tool_dirs, built_engine, scalars_chart):
