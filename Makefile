@@ -29,6 +29,9 @@ $(VENV)/.installed: pyproject.toml framework/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ./framework -e '.[test]'
+	@# bytecode of the editable framework, as pip writes it for an installed one: with
+	@# PYTHONDONTWRITEBYTECODE=1 (CI images) every run would compile chartest again
+	$(VENV)/bin/python -m compileall -q framework/src >/dev/null
 	touch $@
 
 venv: $(VENV)/.installed

@@ -15,12 +15,14 @@ from chartest.progress import StepFailed, paint, say
 def cmd_setup(args) -> None:
     from . import chromium, engine, nodeimage, toolchain
 
-    if args.tools_only:  # what the render tier needs: helm
+    if args.tools_only:  # what the render tier needs: helm and the render engine
         toolchain.ensure_tool("helm")
+        toolchain.ensure_render_engine()
         return
     engine.ensure_engine()
     toolchain.ensure_tool("kind")
     toolchain.ensure_tool("helm")
+    toolchain.ensure_render_engine()
     nodeimage.ensure()
     toolchain.ensure_tool("kubectl")
     if not args.no_browser:
@@ -37,7 +39,7 @@ def cmd_node_image(args) -> None:
 def add_setup_command(sub, text: str, func) -> None:
     """The ``setup`` subcommand and its flags (the app support's ``setup`` extends this one)."""
     p = sub.add_parser("setup", help=text)
-    p.add_argument("--tools-only", action="store_true", help="only helm (all the render tier needs)")
+    p.add_argument("--tools-only", action="store_true", help="only helm and the render engine (all the render tier needs)")
     p.add_argument("--no-browser", action="store_true", help="skip Chromium")
     p.set_defaults(func=func)
 

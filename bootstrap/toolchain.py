@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from chartest import pins
+from chartest.render import engine_client
 
 from . import gobuild, paths
 from chartest.progress import skip, step
@@ -28,15 +29,14 @@ TOOLS = {
 def ldflags(tool: str) -> str:
     """Link flags: the version, and for helm the default Kubernetes version of
     ``.Capabilities.KubeVersion`` (else v1.20, and charts with ``kubeVersion: >=1.30``
-    fail a plain ``helm template``), as helm's own release builds stamp it."""
+    fail a plain ``helm template``), as helm's own release builds stamp it (the same
+    flags as chartest's render engine, which links helm's library)."""
+    if tool == "helm":
+        return engine_client.helm_ldflags()
     package, key, version_var = TOOLS[tool]
     flags = ["-s", "-w"]
     if version_var:
         flags.append(f"-X {version_var}={pins.get(key)}")
-    if tool == "helm":
-        major, minor = pins.kube_minor(pins.get("kubernetes.version")).split(".")
-        flags += [f"-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor={major}",
-                  f"-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor={minor}"]
     return " ".join(flags)
 
 
@@ -84,6 +84,19 @@ def ensure_tool(tool: str) -> Path:
             gobuild.go_install(TOOLS[tool][0], want, paths.BIN, tool, flags)
             _stamp(tool).write_text(flags)
     return paths.BIN / tool
+
+
+def ensure_render_engine() -> Path:
+    """chartest's render engine (helm's library at the pinned helm, one process per pytest run),
+    built now so that the first test run does not pay the build."""
+    name = engine_client.identity()
+    built = paths.BUILD / "go" / name
+    if built.is_file():
+        skip(f"render engine {name}", "already built")
+        return built
+    with step(f"build the render engine ({name}, helm {pins.get('tools.helm')})",
+              "check that `go` is on PATH and the Go module proxy answers"):
+        return engine_client.build()
 
 
 def _install_kubectl() -> None:

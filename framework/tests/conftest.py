@@ -51,10 +51,14 @@ def go_env() -> dict[str, str]:
 
 @pytest.fixture
 def inner_env(monkeypatch, pytester, tool_dirs, go_env) -> None:
-    """A clean environment for inner sessions: no CHARTEST_* or CI leaking in, tools on PATH."""
+    """A clean environment for inner sessions: no CHARTEST_* or CI leaking in, tools on PATH.
+
+    Inner sessions render with the helm CLI: each has a fresh state directory, where the render
+    engine would be built again (its own tests hand it the built one: ``engine_in``)."""
     for name in list(os.environ):
         if name.startswith("CHARTEST_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("CHARTEST_RENDER_ENGINE", "cli")
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     monkeypatch.setenv("PATH", os.pathsep.join([*tool_dirs, os.environ.get("PATH", "")]))
@@ -89,6 +93,17 @@ class ChartProject:
 
     def run(self, *args: str) -> pytest.RunResult:
         return self.pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+@pytest.fixture(scope="session")
+def built_engine() -> Path:
+    """The render engine, built once for the whole session (into this repository's state)."""
+    from chartest.render import engine_client
+
+    try:
+        return engine_client.build()
+    except Exception as exc:  # noqa: BLE001 - MissingTool (no go) or a failed build: say which
+        unavailable(f"the render engine does not build here: {exc}")
 
 
 @pytest.fixture

@@ -13,6 +13,15 @@ TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 
+
+
+def engine_in(state_dir: Path, engine: Path) -> None:
+    """Give an inner session's state directory the built render engine, as an earlier run would."""
+    target = state_dir / "build" / "go" / engine.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(engine)
+
+
 EXAMPLES_CLUSTER = "chartest-examples"
 EXAMPLES_HTTP_PORT = "18090"
 LOCAL_NODE_IMAGE = "chartest/node:v1.34.4"   # the node image this repository's bootstrap builds

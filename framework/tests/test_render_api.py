@@ -41,14 +41,14 @@ def test_find_and_get(default):
 def test_render_cache_avoids_helm(tool_dirs, monkeypatch):
     values = {"replicas": 4}
     first = render_chart(MINIMAL, values)
-    real_helm, this_thread = render_mod._run_helm, threading.current_thread()
+    real_submit, this_thread = render_mod._submit, threading.current_thread()
 
-    def guarded(*args, **kw):  # background prefetch threads may still call helm for other keys
+    def guarded(job):  # background prefetch threads may still render other keys
         if threading.current_thread() is this_thread:
-            pytest.fail("helm ran again for a render that is cached")
-        return real_helm(*args, **kw)
+            pytest.fail("rendered again although the render is cached")
+        return real_submit(job)
 
-    monkeypatch.setattr(render_mod, "_run_helm", guarded)
+    monkeypatch.setattr(render_mod, "_submit", guarded)
     assert render_chart(MINIMAL, values).refs() == first.refs()
 
 

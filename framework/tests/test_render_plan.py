@@ -31,14 +31,14 @@ def _chart(tmp_path):
 
 def test_prefetch_runs_helm_once_per_key(tmp_path, monkeypatch):
     chart = _chart(tmp_path)
-    calls, real_helm = [], helm_mod._run_helm
+    calls, real_submit = [], helm_mod._submit
 
-    def counting(chart_arg, values, *rest):
-        if chart_arg == chart.resolve():
-            calls.append(values["replicas"])
-        return real_helm(chart_arg, values, *rest)
+    def counting(job):
+        if job.chart_dir == chart.resolve():
+            calls.append(job.values["replicas"])
+        return real_submit(job)
 
-    monkeypatch.setattr(helm_mod, "_run_helm", counting)
+    monkeypatch.setattr(helm_mod, "_submit", counting)
     requests = [{"values": {"replicas": n}} for n in (2, 3, 3)]
     assert helm_mod.prefetch(chart, requests) == 2  # duplicates are queued once
     for n in (3, 2, 3):

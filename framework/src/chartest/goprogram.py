@@ -33,7 +33,8 @@ def source_dir(package: str, name: str) -> Path:
     return Path(str(resources.files(package).joinpath(name)))
 
 
-def _fingerprint(src: Path, requires: Mapping[str, str], ldflags: str) -> str:
+def fingerprint(src: Path, requires: Mapping[str, str], ldflags: str) -> str:
+    """What a build depends on: the sources, the required module versions, the link flags."""
     digest = hashlib.sha256()
     for f in sorted(src.rglob("*.go")):
         digest.update(f.relative_to(src).as_posix().encode() + b"\0" + f.read_bytes())
@@ -51,7 +52,7 @@ def build(src: Path, name: str, requires: Mapping[str, str] | None = None, ldfla
     safe: each builds in a temporary directory and the binary lands by rename.
     """
     requires = dict(requires or {})
-    binary = state.state_dir() / "build" / "go" / f"{name}-{_fingerprint(src, requires, ldflags)}"
+    binary = state.state_dir() / "build" / "go" / f"{name}-{fingerprint(src, requires, ldflags)}"
     if binary.is_file():
         return binary
     go = tools.find("go")

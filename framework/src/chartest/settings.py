@@ -85,6 +85,10 @@ SETTINGS: tuple[Setting, ...] = (
             "--schema-source", "CHARTEST_SCHEMA_SOURCES", "chartest_schema_sources"),
     Setting("helm", "helm binary (default: the state directory's bin/helm, else PATH)", None, "str",
             "--helm", "CHARTEST_HELM", "chartest_helm"),
+    Setting("render_engine", "who renders: `engine` (helm's library in one long-running process, built "
+            "with go on first use), `cli` (`helm template` per render), `auto` (the engine where go can "
+            "build it and no helm is configured, else the CLI)", "auto", "str",
+            "--render-engine", "CHARTEST_RENDER_ENGINE", "chartest_render_engine"),
     Setting("state_dir", "where chartest keeps caches, kubeconfigs and artifacts", ".chartest", "path",
             "--chartest-state", "CHARTEST_STATE", "chartest_state"),
     Setting("cluster_name", "kind cluster to create or reuse", "chartest", "str",
@@ -250,6 +254,8 @@ def of(config: pytest.Config) -> Settings:
 def apply(settings: Settings) -> None:
     """Apply the settings that steer module-level state (state directory, helm binary)."""
     from . import state, tools
+    from .render import renderers
 
     state.configure(settings.state_dir)
     tools.configure("helm", settings.helm)
+    renderers.configure(settings.render_engine)

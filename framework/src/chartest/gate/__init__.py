@@ -9,11 +9,30 @@
 - :mod:`.cli`: ``python -m chartest gate``, one JUnit XML and a Markdown summary.
 """
 
-from .chart_gate import ChartGate, GateFailure, ValuesSet, VersionVerdict
-from .gitref import export_dir
-from .lint import LintFinding, LintResult, helm_lint
-from .semver import SemVer, SemVerError
-from .upgrade import Finding, compare_manifests, removed_value_keys
+from __future__ import annotations
 
-__all__ = ["ChartGate", "GateFailure", "ValuesSet", "VersionVerdict", "LintFinding", "LintResult", "helm_lint",
-           "SemVer", "SemVerError", "Finding", "compare_manifests", "removed_value_keys", "export_dir"]
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {"ChartGate": "chart_gate", "GateFailure": "chart_gate", "ValuesSet": "chart_gate",
+            "VersionVerdict": "chart_gate", "export_dir": "gitref", "LintFinding": "lint",
+            "LintResult": "lint", "helm_lint": "lint", "SemVer": "semver", "SemVerError": "semver",
+            "Finding": "upgrade", "compare_manifests": "upgrade", "removed_value_keys": "upgrade"}
+__all__ = list(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .chart_gate import ChartGate, GateFailure, ValuesSet, VersionVerdict  # noqa: F401
+    from .gitref import export_dir  # noqa: F401
+    from .lint import LintFinding, LintResult, helm_lint  # noqa: F401
+    from .semver import SemVer, SemVerError  # noqa: F401
+    from .upgrade import Finding, compare_manifests, removed_value_keys  # noqa: F401
+
+
+def __getattr__(name: str):
+    """Loaded on first use: the settings' default base ref needs only :mod:`.gitref`."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chartest.gate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

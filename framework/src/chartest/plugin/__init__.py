@@ -7,6 +7,8 @@ their sources, in the run's header.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from .. import settings as settings_mod
@@ -76,6 +78,21 @@ def pytest_configure(config: pytest.Config) -> None:
 def _helm_charts_loaded(config: pytest.Config) -> bool:
     return any(getattr(p, "__name__", "").startswith("pytest_helm_charts")
                for p in config.pluginmanager.get_plugins())
+
+
+HYPOTHESIS_PLUGIN = "hypothesispytest"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Hypothesis' pytest plugin imports all of Hypothesis in its terminal summary, even in a
+    session that never used it (a second and more where bytecode is not written); a session whose
+    tests did not import it does not need the plugin (not on an xdist controller, which never
+    imports the tests)."""
+    config = session.config
+    if ("hypothesis" not in sys.modules and not config.pluginmanager.has_plugin("dsession")
+            and config.pluginmanager.get_plugin(HYPOTHESIS_PLUGIN) is not None):
+        config.pluginmanager.unregister(name=HYPOTHESIS_PLUGIN)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

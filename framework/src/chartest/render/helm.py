@@ -1,22 +1,27 @@
-"""``helm template``, cached.
+"""``helm template``, cached: every distinct render is produced and parsed once.
 
-:func:`render` runs helm (see :mod:`chartest.tools`: configured, the state
-directory's pinned one, else PATH) and returns
-:class:`~chartest.render.manifests.Manifests`, or raises :class:`RenderError`
-carrying helm's stderr. Results (successes and failures) are cached by the
-sha256 of the chart directory's content, the values and the arguments: in
-memory per process and on disk under ``<state>/cache/render``, so
-pytest-xdist workers and reruns share them. Disk writes are atomic (temp file
-plus ``os.replace``), so concurrent writers are safe.
+:func:`render` returns :class:`~chartest.render.manifests.Manifests`, or raises
+:class:`RenderError` carrying helm's stderr. Who renders is
+:mod:`chartest.render.renderers`' business (the render engine, one long-running
+process linking helm's library, or the helm CLI per call; the same output).
 
-:func:`prefetch` queues renders on background threads (see
-:mod:`chartest.render.plan`, which uses it after a chart edit); :func:`render`
-takes over a queued job or waits for a running one, so helm still runs once
-per key.
+Each distinct render is parsed once and cached in its parsed form, as JSON
+(successes and failures): in memory per process and on disk under
+``<state>/cache/render``, so pytest-xdist workers and reruns share it; a hit is
+one ``json.loads`` that gives the caller fresh objects. The key is the sha256 of
+the renderer, the chart's content, the values and the arguments; the chart's
+digest is computed once per session (:func:`new_session`, called by the plugin
+at session start; :func:`clear_memory_cache` after editing a chart in-process).
+Disk writes are atomic (temp file plus ``os.replace``), so concurrent writers
+are safe.
 
-Every real helm invocation is counted: :func:`stats` in-process, and one line
-appended to the file named by ``CHARTEST_HELM_COUNT_FILE`` when set (the
-benchmark sums them across xdist workers).
+:func:`prefetch` starts renders in the background (see
+:mod:`chartest.render.plan`, which queues the planned renders as the session
+starts); :func:`render` waits for a started one, so each key renders once.
+
+Every real render is counted: :func:`stats` in-process, and one line appended
+to the file named by ``CHARTEST_HELM_COUNT_FILE`` when set (the benchmark sums
+them across xdist workers).
 """
 
 from __future__ import annotations
@@ -24,23 +29,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .. import pins, state, tools
-from ..shell import env_with_tools
-from .manifests import Manifests, parse_manifests
+from . import renderers
+from .manifests import Manifests, Resource, parse_manifests
 
 __all__ = ["render", "RenderError", "stats", "reset_stats", "chart_digest", "helm_binary",
-           "clear_memory_cache", "prefetch", "stop_prefetch", "render_differences", "add_observer",
-           "remove_observer"]
+           "clear_memory_cache", "new_session", "prefetch", "stop_prefetch", "render_differences",
+           "add_observer", "remove_observer"]
 
-CACHE_FORMAT = 3  # bump whenever the way helm is called changes
-_memory: dict[str, dict] = {}
+CACHE_FORMAT = renderers.RESULT_FORMAT * 100 + 1  # bump the last digit when the cached form changes
+_memory: dict[str, str] = {}  # key -> the cached entry's JSON text (parsed again per call: fresh objects)
 _lock = threading.Lock()
 _stats = {"helm_invocations": 0, "memory_hits": 0, "disk_hits": 0, "renders": 0}
 
@@ -78,20 +81,8 @@ def helm_binary() -> Path:
     return Path(tools.find("helm"))
 
 
-_helm_ids: dict[str, str] = {}
-
-
-def _helm_identity() -> str:
-    """Which helm renders, for the cache key: its path, size and mtime (stat'ed once per process)."""
-    path = str(helm_binary())
-    if path not in _helm_ids:
-        st = os.stat(path)
-        _helm_ids[path] = f"{path}:{st.st_size}:{st.st_mtime_ns}"
-    return _helm_ids[path]
-
-
 def stats() -> dict[str, int]:
-    """Counters of this process: helm invocations, cache hits, render calls."""
+    """Counters of this process: real renders (``helm_invocations``), cache hits, render calls."""
     return dict(_stats)
 
 
@@ -100,27 +91,39 @@ def reset_stats() -> None:
         _stats[k] = 0
 
 
+_session_digests: dict[Path, str] = {}  # chart dir or values file -> content digest, this session
+
+
 def clear_memory_cache() -> None:
+    """Forget every render and digest of this process (after editing a chart in-process)."""
     _memory.clear()
+    _session_digests.clear()
 
 
-_digest_memo: dict[str, tuple[tuple, str]] = {}
+def new_session() -> None:
+    """A new session sees chart edits made since the last one (the parsed renders stay: their
+    keys carry the chart's digest)."""
+    _session_digests.clear()
 
 
 def chart_digest(chart_dir: Path) -> str:
     """sha256 over every file of the chart (relative path + content), dependencies included."""
     chart_dir = Path(chart_dir).resolve()
-    files = sorted(p for p in chart_dir.rglob("*") if p.is_file() and not _outside_chart(p, chart_dir))
-    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
-    memo = _digest_memo.get(str(chart_dir))
-    if memo and memo[0] == stamp:
-        return memo[1]
     h = hashlib.sha256()
-    for p in files:
+    for p in sorted(p for p in chart_dir.rglob("*") if p.is_file() and not _outside_chart(p, chart_dir)):
         h.update(str(p.relative_to(chart_dir)).encode() + b"\0")
         h.update(p.read_bytes() + b"\0")
     digest = h.hexdigest()
-    _digest_memo[str(chart_dir)] = (stamp, digest)
+    _session_digests[chart_dir] = digest
+    return digest
+
+
+def _session_digest(path: Path, of_chart: bool) -> str:
+    """The digest of a chart directory or values file, computed once per session."""
+    digest = _session_digests.get(path)
+    if digest is None:
+        digest = chart_digest(path) if of_chart else hashlib.sha256(path.read_bytes()).hexdigest()
+        _session_digests[path] = digest
     return digest
 
 
@@ -153,18 +156,18 @@ def _disk_path(key: str) -> Path:
     return state.cache_dir() / "render" / key[:2] / f"{key}.json"
 
 
-def _read_disk(key: str) -> dict | None:
+def _read_disk(key: str) -> str | None:
     try:
         with open(_disk_path(key)) as fh:
-            data = json.load(fh)
-        return data if data.get("format") == CACHE_FORMAT else None
-    except (OSError, ValueError):
+            text = fh.read()
+    except OSError:
         return None
+    return text if text.startswith(f'{{"format": {CACHE_FORMAT},') else None
 
 
-def _write_disk(key: str, data: dict) -> None:
+def _write_disk(key: str, text: str) -> None:
     try:
-        state.write_atomic(_disk_path(key), json.dumps(data))
+        state.write_atomic(_disk_path(key), text)
     except OSError:
         pass  # a read-only cache only costs speed
 
@@ -193,16 +196,17 @@ def render(
     extra_args: Sequence[str] = (),
     cache: bool = True,
 ) -> Manifests:
-    """Render ``chart_dir`` with ``helm template`` and parse the result.
+    """Render ``chart_dir`` as ``helm template`` does and parse the result.
 
     ``values`` (a dict) is applied after ``values_files``, and ``set`` (a mapping
     ``{"a.b": 1}`` or ``["a.b=1"]``) after both, like helm's own precedence.
     ``kube_version`` defaults to the pinned ``kubernetes.version``. Raises
     :class:`RenderError` with helm's stderr when helm fails. The result
     remembers its request (``Manifests.request``), so it can be rendered again.
+    ``cache=False`` renders anew and caches nothing.
     """
     job = _Job(chart_dir, values, values_files, release, namespace, set, api_versions, kube_version,
-               extra_args)
+               extra_args, keyed=cache)
     request = {"chart_dir": job.chart_dir, "values": values, "values_files": list(values_files),
                "release": release, "namespace": namespace, "set": set,
                "api_versions": list(api_versions), "kube_version": kube_version,
@@ -211,16 +215,56 @@ def render(
         observer(request)
     _stats["renders"] += 1
     if not cache:
-        result = job.run_helm()
-    elif (result := _memory.get(job.key)) is not None:
+        entry = _entry(_submit(job).result())
+    elif (entry := _memory.get(job.key)) is not None:
         _stats["memory_hits"] += 1
     else:
-        result = _from_prefetch(job.key) or job.produce()
-    if not result["ok"]:
-        raise RenderError(result["stderr"], result.get("argv", ()))
-    manifests = parse_manifests(result["stdout"])
+        entry = _from_prefetch(job.key) or job.produce()
+    manifests = _manifests(entry)
     manifests.request = request
     return manifests
+
+
+def _submit(job: "_Job") -> Future:
+    """Every real render goes through here (the renderer's future of its result dict)."""
+    _count_invocation()
+    return renderers.chosen().submit(job)
+
+
+def _entry(result: dict) -> str:
+    """The cached form of a renderer's result: JSON with the parsed documents (or helm's error)."""
+    if not result["ok"]:
+        return json.dumps({"format": CACHE_FORMAT, "ok": False, "stderr": result["stderr"],
+                           "argv": result.get("argv", [])})
+    docs: list | None = result.get("docs")  # the render engine parses as parse_manifests does
+    if docs is None:
+        docs = [[r.source, dict(r)] for r in parse_manifests(result["stdout"])]
+        if not _json_native(docs):
+            docs = None  # e.g. a timestamp PyYAML makes a date of: parsed again on every call
+    return json.dumps({"format": CACHE_FORMAT, "ok": True, "stdout": result["stdout"], "docs": docs})
+
+
+def _json_native(node: Any) -> bool:
+    """True if JSON gives ``node`` back equal and of the same types (str keys, no dates, ...)."""
+    if isinstance(node, dict):
+        return all(isinstance(k, str) and _json_native(v) for k, v in node.items())
+    if isinstance(node, list):
+        return all(_json_native(v) for v in node)
+    return node is None or isinstance(node, (str, int, float))  # bool is an int
+
+
+def _manifests(entry: str) -> Manifests:
+    data = json.loads(entry)
+    if not data["ok"]:
+        raise RenderError(data["stderr"], data.get("argv", ()))
+    if data["docs"] is None:
+        return parse_manifests(data["stdout"])
+    resources = []
+    for source, doc in data["docs"]:
+        resource = Resource(doc)
+        resource.source = source
+        resources.append(resource)
+    return Manifests(resources, raw=data["stdout"])
 
 
 def render_differences(first: Manifests, second: Manifests) -> list[str]:
@@ -244,10 +288,10 @@ def render_differences(first: Manifests, second: Manifests) -> list[str]:
 
 
 class _Job:
-    """One ``helm template`` call: its arguments and its cache key."""
+    """One render: its arguments and (``keyed``) its cache key."""
 
     def __init__(self, chart_dir, values=None, values_files=(), release="release", namespace="default",
-                 set=None, api_versions=(), kube_version=None, extra_args=()):
+                 set=None, api_versions=(), kube_version=None, extra_args=(), keyed=True):
         self.chart_dir = Path(chart_dir).resolve()
         self.values = values
         self.files = [Path(f).resolve() for f in values_files]
@@ -258,33 +302,36 @@ class _Job:
         self.extra_args = list(extra_args)
         self.key = _cache_key({
             "format": CACHE_FORMAT,
-            "helm": _helm_identity(),
-            "chart": chart_digest(self.chart_dir),
+            "renderer": renderers.chosen().identity(),
+            "chart": _session_digest(self.chart_dir, of_chart=True),
             "values": values or {},
-            "values_files": [[str(f), hashlib.sha256(f.read_bytes()).hexdigest()] for f in self.files],
+            "values_files": [[str(f), _session_digest(f, of_chart=False)] for f in self.files],
             "release": release, "namespace": namespace, "set": self.set_args,
             "api_versions": self.api_versions, "kube_version": self.kube_version,
             "extra": self.extra_args,
-        })
+        }) if keyed else ""
 
-    def produce(self) -> dict:
-        """The cached result (memory, then disk), else helm's, cached both ways."""
-        result = _memory.get(self.key)
-        if result is not None:
-            return result
-        result = _read_disk(self.key)
-        if result is not None:
+    def produce(self) -> str:
+        """The cached entry (memory, then disk), else a new render's, cached both ways."""
+        entry = _memory.get(self.key) or self.from_disk()
+        if entry is None:
+            entry = self.store(_submit(self).result())
+        return entry
+
+    def from_disk(self) -> str | None:
+        entry = _read_disk(self.key)
+        if entry is not None:
             _stats["disk_hits"] += 1
-        else:
-            result = self.run_helm()
-            _write_disk(self.key, result)
-        with _lock:
-            _memory[self.key] = result
-        return result
+            with _lock:
+                _memory[self.key] = entry
+        return entry
 
-    def run_helm(self) -> dict:
-        return _run_helm(self.chart_dir, self.values, self.files, self.release, self.namespace,
-                         self.set_args, self.api_versions, self.kube_version, self.extra_args)
+    def store(self, result: dict) -> str:
+        entry = _entry(result)
+        _write_disk(self.key, entry)
+        with _lock:
+            _memory[self.key] = entry
+        return entry
 
 
 # ---------------------------------------------------------------------------- prefetch
@@ -293,15 +340,14 @@ _prefetch: dict[str, Future] = {}
 _executor: ThreadPoolExecutor | None = None
 
 
-def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]],
-             workers: int | None = None) -> int:
-    """Start rendering ``requests`` (keyword arguments of :func:`render`) in background threads.
+def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]]) -> int:
+    """Start rendering ``requests`` (keyword arguments of :func:`render`) in the background.
 
-    Only renders missing from the disk cache are queued, in the given order.
-    :func:`render` then takes a queued job over itself (if no thread started it
-    yet) or waits for the running one, so helm still runs once per key. Worth it
-    after a chart edit, when every cached render is stale: helm runs on all
-    cores while the tests run. Returns the number of renders queued.
+    Only renders missing from the caches are started, in the given order: all at
+    once to the render engine, which answers while the session goes on (its
+    results are parsed and cached as they come); through the CLI, on background
+    threads. :func:`render` waits for a started one, so each key renders once.
+    Returns the number of renders started.
     """
     global _executor
     jobs: dict[str, _Job] = {}
@@ -314,60 +360,55 @@ def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]]
             jobs.setdefault(job.key, job)
     if not jobs:
         return 0
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2,
-                                       thread_name_prefix="chartest-render")
-    with _lock:
-        for key, job in jobs.items():
-            _prefetch[key] = _executor.submit(job.produce)
+    renderer = renderers.chosen()
+    engine = renderer.name == "engine" and renderer.start()
+    if not engine and _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="chartest-render")
+    for key, job in jobs.items():
+        future = _engine_prefetch(job) if engine else _executor.submit(job.produce)
+        with _lock:
+            _prefetch[key] = future
     return len(jobs)
+
+
+def _engine_prefetch(job: _Job) -> Future:
+    """Send ``job`` to the engine now; the result is parsed and cached as it arrives."""
+    stored: Future = Future()
+
+    def done(rendered: Future) -> None:
+        try:
+            stored.set_result(job.store(rendered.result()))
+        except Exception as exc:  # noqa: BLE001 - render() renders it again and reports the error
+            stored.set_exception(exc)
+
+    stored.set_running_or_notify_cancel()  # already sent: render() waits for it, never renders it again
+    _submit(job).add_done_callback(done)
+    return stored
 
 
 def stop_prefetch() -> None:
     """Drop queued renders and wait for the running ones (at session end)."""
     global _executor
+    with _lock:
+        pending = list(_prefetch.values())
+        _prefetch.clear()
     if _executor is not None:
         _executor.shutdown(wait=True, cancel_futures=True)
         _executor = None
-    _prefetch.clear()
+    for future in pending:
+        if not future.cancelled():
+            try:
+                future.result(timeout=120)
+            except Exception:  # noqa: BLE001 - nobody waits for it any more
+                pass
 
 
-def _from_prefetch(key: str) -> dict | None:
+def _from_prefetch(key: str) -> str | None:
     with _lock:
         future = _prefetch.pop(key, None)
     if future is None or future.cancel():
-        return None  # not queued, or queued but not started: the caller renders it now
+        return None  # not started, or queued but not started: the caller renders it now
     try:
         return future.result()
     except Exception:  # noqa: BLE001 - the caller renders it again and reports the error
         return None
-
-
-def _run_helm(chart_dir, values, files, release, namespace, set_args, api_versions, kube_version,
-              extra_args) -> dict:
-    argv = [str(helm_binary()), "template", release, str(chart_dir), "--namespace", namespace,
-            "--kube-version", kube_version]
-    for v in api_versions:
-        argv += ["--api-versions", v]
-    for f in files:
-        argv += ["--values", str(f)]
-    tmp = None
-    try:
-        if values:
-            # JSON, not YAML: helm's YAML 1.1 parser reads PyYAML's plain `y`/`n` as booleans
-            fd, tmp = tempfile.mkstemp(prefix="chartest-values-", suffix=".json")
-            with os.fdopen(fd, "w") as fh:
-                json.dump(dict(values), fh)
-            argv += ["--values", tmp]
-        for s in set_args:
-            argv += ["--set", s]
-        argv += list(extra_args)
-        _count_invocation()
-        done = subprocess.run(argv, capture_output=True, text=True, env=env_with_tools(), timeout=120)
-    finally:
-        if tmp:
-            os.unlink(tmp)
-    shown = [a if a != tmp else "<values>" for a in argv]
-    if done.returncode != 0:
-        return {"format": CACHE_FORMAT, "ok": False, "stderr": done.stderr or done.stdout, "argv": shown}
-    return {"format": CACHE_FORMAT, "ok": True, "stdout": done.stdout, "argv": shown}

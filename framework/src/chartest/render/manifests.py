@@ -8,15 +8,20 @@ JSONPath-like :meth:`Resource.path` plus typed helpers for pod-bearing objects.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any, Iterable, Iterator
-
-import yaml
 
 __all__ = ["Manifests", "Resource", "PathError", "parse_manifests", "POD_SPEC_PATHS", "short_label"]
 
-# libyaml's loader when PyYAML was built with it (the wheels are): same safe
-# semantics, about ten times faster, and parsing is most of the unit tier's time.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@cache
+def _safe_loader():
+    """libyaml's loader when PyYAML was built with it (the wheels are): same safe semantics, about
+    ten times faster. Imported on first parse: a run served from the render cache needs no YAML."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Where the pod spec lives, per kind.
 POD_SPEC_PATHS = {
@@ -240,6 +245,8 @@ class Resource(dict):
         return f"<Resource {self.api_version} {self.ref}>"
 
     def to_yaml(self) -> str:
+        import yaml
+
         return yaml.safe_dump(dict(self), sort_keys=False)
 
 
@@ -300,6 +307,12 @@ class Manifests(list):
         return "---\n".join(r.to_yaml() for r in self)
 
 
+def _yaml_load(doc: str) -> Any:
+    import yaml
+
+    return yaml.load(doc, Loader=_safe_loader())
+
+
 def parse_manifests(text: str) -> Manifests:
     """Parse ``helm template`` output, keeping each document's ``# Source:``."""
     resources = []
@@ -310,7 +323,7 @@ def parse_manifests(text: str) -> Manifests:
         m = re.search(r"^# Source: (.+)$", doc, flags=re.MULTILINE)
         if m:
             source = m.group(1).strip()
-        data = yaml.load(doc, Loader=SAFE_LOADER)
+        data = _yaml_load(doc)
         if not data:
             continue
         if not isinstance(data, dict):

@@ -1,12 +1,13 @@
 """Remember which renders each test asks for, and prefetch them after a chart edit.
 
-Editing a template makes every cached render stale, so the next run would call
-helm once per values set, one after another. This plugin records, per test id,
-the ``render()`` requests the test made (in ``<state>/cache/render-plan``). When
-a later session collects those tests, their recorded requests that are not in
-the render cache are queued with :func:`chartest.render.helm.prefetch`: helm runs on
-all cores in background threads while the tests run, and each test picks up
-its result (or renders it itself if no thread got to it yet).
+Editing a template makes every cached render stale, so the next run would render
+once per values set, one after another. This plugin records, per test id,
+the ``render()`` requests the test made (in ``<state>/cache/render-plan``). As soon
+as a later session starts (before collection), the recorded requests of the tests
+under its arguments that are not in the render cache are started with
+:func:`chartest.render.helm.prefetch`: the render engine (or helm on background
+threads) renders them while pytest collects and runs the tests, and each test
+picks up its result (or renders it itself if nothing got to it yet).
 
 Nothing is prefetched for tests that have no recorded plan (a fresh clone),
 nor under pytest-xdist, whose workers already render in parallel.
@@ -22,10 +23,8 @@ from typing import Any
 import pytest
 
 from .. import state
-from .helm import prefetch, stop_prefetch
-
-RENDER_FIXTURES = ("render", "render_fails")
-
+from . import renderers
+from .helm import new_session, prefetch, stats, stop_prefetch
 
 def plan_dir() -> Path:
     return state.cache_dir() / "render-plan"
@@ -54,6 +53,28 @@ def save_plan(chart_dir: Path, worker: str, recorded: dict[str, list[dict]]) -> 
         pass  # an unwritable plan only costs speed
 
 
+def _selected(config: pytest.Config) -> list[str]:
+    """The paths this session runs (its arguments, else testpaths, else the rootdir), relative to
+    the rootdir as test ids are; ``::`` selections are reduced to their file."""
+    root = Path(str(config.rootpath))
+    args = [a for a in config.args if not a.startswith("-")] or [str(root)]
+    out = []
+    for arg in args:
+        path = Path(arg.split("::")[0])
+        path = (Path(str(config.invocation_params.dir)) / path).resolve()
+        try:
+            rel = path.relative_to(root).as_posix()
+        except ValueError:
+            continue
+        out.append("" if rel == "." else rel)
+    return out
+
+
+def _under(test_id: str, selected: list[str]) -> bool:
+    path = test_id.split("::")[0]
+    return any(not s or path == s or path.startswith(s + "/") for s in selected)
+
+
 class RenderPlan:
     """The pytest plugin object; ``record()`` is called by the render fixtures."""
 
@@ -76,14 +97,17 @@ class RenderPlan:
         if request not in per_test:
             per_test.append(request)
 
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if hasattr(self.config, "workerinput") or not (self.chart_dir / "Chart.yaml").exists():
-            return
-        items = [i for i in session.items if set(RENDER_FIXTURES) & set(getattr(i, "fixturenames", ()))]
-        if not items:
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        new_session()
+        under_xdist = hasattr(self.config, "workerinput") or self.config.pluginmanager.has_plugin("dsession")
+        if under_xdist or not (self.chart_dir / "Chart.yaml").exists():
             return
         plan = load_plan(self.chart_dir)
-        self.queued = prefetch(self.chart_dir, [r for item in items for r in plan.get(item.nodeid, ())])
+        if not plan:
+            return
+        selected = _selected(self.config)
+        self.queued = prefetch(self.chart_dir, [r for test_id, requests in plan.items()
+                                                if _under(test_id, selected) for r in requests])
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -95,6 +119,12 @@ class RenderPlan:
             save_plan(self.chart_dir, self.worker, self.recorded)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        rendered = stats()["helm_invocations"]
+        if rendered:
+            who = "the render engine" if renderers.chosen().name == "engine" else "helm template"
+            why = f" (the engine is unavailable: {renderers.fallback_reason})" if renderers.fallback_reason else ""
+            terminalreporter.write_line(f"chartest: {rendered} render{'s' if rendered != 1 else ''} by "
+                                        f"{who}{why}, {stats()['renders'] - rendered} from the render cache")
         if self.queued:
             plural = "s" if self.queued != 1 else ""
             terminalreporter.write_line(

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pytest
-import yaml
 
 from .. import state
 from .manifests import get_path
@@ -68,6 +67,8 @@ def mask_manifests(manifests: Iterable[dict], extra: Iterable[tuple[str, str]] =
 
 
 def _dump(manifests: list[dict]) -> str:
+    import yaml  # only a test that snapshots pays for it
+
     docs = sorted(manifests, key=lambda d: (d.get("kind", ""), (d.get("metadata") or {}).get("name", "")))
     return "".join("---\n" + yaml.safe_dump(d, sort_keys=True, default_flow_style=False) for d in docs)
 

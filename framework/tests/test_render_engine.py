@@ -1,0 +1,210 @@
+"""The render engine renders as ``helm template`` does, errors included, and the setting picks it.
+
+Each case renders once through the engine and once through the real helm CLI and requires the
+same output byte for byte: stdout on success, stderr on failure (``fail``, ``required``, a schema
+violation, bad ``--set`` syntax, a missing values file, a bad Kubernetes version).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chartest.render import renderers
+from chartest.render.helm import _Job
+from chartest.render.manifests import parse_manifests
+from selftest_support import TESTDATA, engine_in
+
+FAILING = {
+    "Chart.yaml": "apiVersion: v2\nname: failing\nversion: 0.1.0\n",
+    "values.yaml": "mode: ok\nname: x\nnested: {a: 1}\n",
+    "values.schema.json": '{"type": "object", "properties": {"mode": {"enum": ["ok", "fail", "required"]}}}',
+    "templates/cm.yaml": (
+        "{{- if eq .Values.mode \"fail\" }}{{ fail \"mode fail: refusing\" }}{{ end }}\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ required \"name is required\" .Values.name }}\n"
+        "  namespace: {{ .Release.Namespace }}\ndata:\n  on: {{ .Values.on | default \"yes\" | quote }}\n"
+        "  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n"
+        "  helm: {{ .Capabilities.HelmVersion.Version | quote }}\n"
+        "  has: {{ .Capabilities.APIVersions.Has \"example.test/v1\" | quote }}\n"),
+    "templates/tests/test-pod.yaml": (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\n  annotations:\n    helm.sh/hook: test\n"
+        "spec:\n  containers: [{name: t, image: busybox}]\n"),
+}
+
+
+def write_chart(directory, files: dict[str, str]):
+    for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def failing_chart(tmp_path_factory):
+    return write_chart(tmp_path_factory.mktemp("charts") / "failing", FAILING)
+
+
+def both(chart, **kw) -> tuple[dict, dict]:
+    job = _Job(chart, keyed=False, **kw)
+    return renderers.EngineRenderer(fallback=None).submit(job).result(), renderers.CliRenderer().render(job)
+
+
+def same(engine: dict, cli: dict) -> None:
+    """The same output, and the engine's parsed documents (if any) are what PyYAML makes of the CLI's."""
+    assert engine["ok"] == cli["ok"], (engine, cli)
+    key = "stdout" if cli["ok"] else "stderr"
+    assert engine[key] == cli[key]
+    if engine.get("docs") is not None:
+        assert as_json(engine["docs"]) == as_json([[r.source, dict(r)] for r in parse_manifests(cli["stdout"])])
+
+
+def as_json(docs) -> list[str]:
+    """Type-exact form (1 and 1.0 differ), one string per document."""
+    return [json.dumps(d, sort_keys=True) for d in docs]
+
+
+SCALARS = {
+    "Chart.yaml": "apiVersion: v2\nname: scalars\nversion: 0.1.0\n",
+    "templates/example.yaml": """apiVersion: v1
+kind: Example
+metadata: {name: scalars}
+values:
+  bools: [yes, No, ON, off, true, False]
+  nulls: [~, null, Null, ""]
+  empty:
+  ints: [0755, 0x1F, 0b101, 1_000, 1:30, -42, +7, 0, 123456789012345678901234567890]
+  floats: [1.0, .5, 1.e+5, 6.02e+23, -0.0, 3., 1_0.2_5]
+  strings: [1e5, 0o17, "yes", 'on', 12:60, 1.2.3, v1, -, "~"]
+  block: |
+    multi
+    line
+  folded: >
+    folded
+    text
+  anchor: &shared {x: 1, y: [a, b]}
+  alias: *shared
+  "quoted key": 1
+{{- if .Values.stamp }}
+  stamp: 2024-01-02
+{{- end }}
+---
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: one}}
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: two}, data: {k: "v"}}
+---
+# only a comment
+---
+{}
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def scalars_chart(tmp_path_factory):
+    return write_chart(tmp_path_factory.mktemp("charts") / "scalars", SCALARS)
+
+
+def test_the_engine_parses_yaml_1_1_scalars_as_pyyaml_does(tool_dirs, built_engine, scalars_chart):
+    engine, cli = both(scalars_chart)
+    assert engine["docs"] is not None, "the engine gave up on a chart it can represent"
+    same(engine, cli)
+    assert [d[1]["metadata"]["name"] for d in engine["docs"]] == ["scalars", "one", "two"]
+
+
+def test_what_json_cannot_carry_is_left_to_python(tool_dirs, built_engine, scalars_chart):
+    engine, cli = both(scalars_chart, values={"stamp": True})
+    assert engine["ok"] and engine.get("docs") is None  # PyYAML makes a date of 2024-01-02
+    same(engine, cli)
+    for line in ("tagged: !!str 1", "merged: {<<: {a: 1}}", "on: key"):
+        (scalars_chart / "templates" / "more.yaml").write_text(f"apiVersion: v1\nkind: M\n{line}\n")
+        engine, cli = both(scalars_chart)
+        assert engine["ok"] and engine.get("docs") is None, (line, engine)
+        same(engine, cli)
+    (scalars_chart / "templates" / "more.yaml").unlink()
+
+
+@pytest.mark.parametrize("chart,kw", [
+    ("minimal", {}),
+    ("minimal", {"values": {"replicas": 3, "image": "y"}, "release": "demo", "namespace": "ns1"}),
+    ("minimal", {"set": {"replicas": 5}, "api_versions": ["example.test/v1"], "kube_version": "v1.31.2"}),
+    ("crd", {"extra_args": ["--include-crds"]}),
+    ("crd", {}),
+    ("insecure", {"extra_args": ["--set-string", "x=1"]}),
+], ids=lambda v: v if isinstance(v, str) else ",".join(v) or "defaults")
+def test_testdata_charts_render_the_same(tool_dirs, built_engine, chart, kw):
+    engine, cli = both(TESTDATA / chart, **kw)
+    assert engine["ok"], engine
+    same(engine, cli)
+
+
+@pytest.mark.parametrize("kw", [
+    {},
+    {"values": {"on": "no"}, "api_versions": ["example.test/v1"]},
+    {"extra_args": ["--skip-tests"]},
+    {"extra_args": ["--is-upgrade", "--no-hooks"]},
+    {"values": {"mode": "fail"}},
+    {"values": {"mode": "fail", "name": {"a table over": "a scalar: helm warns"}}},
+    {"values": {"name": None}},
+    {"values": {"mode": "neither"}},
+    {"set": ["mode=fail", "a[=b"]},
+    {"values_files": ["/nonexistent/values.yaml"]},
+    {"kube_version": "not-a-version"},
+    {"release": "Not_A_Release"},
+], ids=["defaults", "values", "skip-tests", "upgrade-no-hooks", "fail", "fail-after-warning", "required", "schema", "bad-set",
+        "missing-values-file", "bad-kube-version", "bad-release-name"])
+def test_results_and_errors_are_the_clis(tool_dirs, built_engine, failing_chart, kw):
+    engine, cli = both(failing_chart, **kw)
+    same(engine, cli)
+
+
+def test_concurrent_renders_keep_their_own_warnings_and_order(tool_dirs, built_engine, failing_chart):
+    """A batch sent at once renders on every core; answers come in order, warnings with their render."""
+    jobs = [_Job(failing_chart, keyed=False, values={"mode": "fail", "name": {"a": i}} if i % 2 else {"name": f"n{i}"})
+            for i in range(16)]
+    engine = renderers.EngineRenderer(fallback=None)
+    results = [f.result() for f in [engine.submit(job) for job in jobs]]
+    for i, result in enumerate(results):
+        if i % 2:
+            assert not result["ok"] and result["stderr"].count("warning: skipped value") == 1, result
+        else:
+            assert result["ok"] and f"name: n{i}" in result["stdout"]
+
+
+def test_unknown_extra_arguments_render_through_the_cli(tool_dirs, built_engine, failing_chart):
+    job = _Job(failing_chart, keyed=False, extra_args=["--show-only", "templates/cm.yaml"])
+    assert renderers.engine_request(job) is None
+    result = renderers.EngineRenderer(fallback=None).submit(job).result()
+    assert result["ok"] and "kind: Pod" not in result["stdout"] and "kind: ConfigMap" in result["stdout"]
+
+
+def test_a_session_with_the_engine_says_so(project, built_engine):
+    project.chart("minimal")
+    project.ini(chartest_chart="minimal")
+    engine_in(project.path / ".chartest", built_engine)
+    project.test("""
+        from chartest.render import renderers
+
+        def test_render(render):
+            assert render({"replicas": 2}).get("Deployment", "minimal-web")["spec"]["replicas"] == 2
+            assert renderers.chosen().name == "engine"
+    """)
+    result = project.run("--render-engine=engine")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["chartest: 1 render by the render engine*"])
+
+
+def test_auto_without_go_renders_with_the_cli(project, monkeypatch, tool_dirs):
+    monkeypatch.setenv("PATH", ":".join([*tool_dirs, "/usr/bin", "/bin"]))
+    monkeypatch.setenv("CHARTEST_RENDER_ENGINE", "auto")
+    project.chart("minimal")
+    project.ini(chartest_chart="minimal")
+    project.test("""
+        def test_render(render):
+            assert render().get("Deployment", "minimal-web")["spec"]["replicas"] == 1
+    """)
+    result = project.run()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["chartest: 1 render by helm template*"])

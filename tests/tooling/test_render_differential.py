@@ -1,0 +1,94 @@
+"""The render engine against the real ``helm template`` over every render the unit tier asks for.
+
+The unit tier runs once (as it would: engine, render cache) with a render observer that records
+every request; each distinct request is then rendered anew through the engine and through the
+real helm CLI, and the two must agree byte for byte: the manifest stream, or helm's error text;
+and the documents the engine parsed itself must be what PyYAML makes of the CLI's stream.
+This test always runs the real CLI, whatever the ``render_engine`` setting says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bootstrap.paths import REPO_ROOT
+from chartest import MissingTool, find_tool, unavailable
+from chartest.render import engine_client, renderers
+from chartest.render.helm import _Job
+from chartest.render.manifests import parse_manifests
+
+RECORDER = '''
+import json, os
+from chartest.render import helm
+
+_seen = []
+helm.add_observer(_seen.append)
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["RENDER_RECORD"], "w") as fh:
+        json.dump(_seen, fh, default=str)
+'''
+
+
+def _unit_tier_requests(tmp_path: Path) -> list[dict]:
+    (tmp_path / "render_recorder.py").write_text(RECORDER)
+    record = tmp_path / "renders.json"
+    env = {**os.environ, "RENDER_RECORD": str(record),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider",
+                           "-p", "render_recorder", "-x"], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:]
+    distinct = {json.dumps(r, sort_keys=True): r for r in json.loads(record.read_text())}
+    return list(distinct.values())
+
+
+def _job(request: dict) -> _Job | None:
+    """The job of a recorded request, None if it used a chart or values file that is gone (a test's
+    temporary copy)."""
+    paths = [Path(request["chart_dir"]), *map(Path, request["values_files"])]
+    if not all(p.exists() for p in paths):
+        return None
+    return _Job(request["chart_dir"], request["values"], request["values_files"], request["release"],
+                request["namespace"], request["set"], request["api_versions"], request["kube_version"],
+                request["extra_args"], keyed=False)
+
+
+def _same_documents(ours: dict, theirs: dict) -> bool:
+    """The documents the engine parsed (if it did) are what PyYAML makes of helm's stream, type for type."""
+    if ours.get("docs") is None:
+        return True
+    pyyaml = [[r.source, dict(r)] for r in parse_manifests(theirs["stdout"])]
+    return [json.dumps(d, sort_keys=True) for d in ours["docs"]] == [json.dumps(d, sort_keys=True) for d in pyyaml]
+
+
+def test_the_engine_renders_every_request_of_the_unit_tier_as_helm_template(tmp_path):
+    try:
+        find_tool("helm")
+        engine_client.build()
+    except (MissingTool, Exception) as exc:  # noqa: BLE001 - no helm, no go, or a failed build
+        unavailable(f"the differential test needs helm and the render engine: {exc}")
+    jobs = [job for job in map(_job, _unit_tier_requests(tmp_path)) if job is not None]
+    assert len(jobs) >= 50, f"only {len(jobs)} distinct renders recorded: the comparison would prove little"
+    engine, cli = renderers.EngineRenderer(fallback=None), renderers.CliRenderer()
+    engine_results = [f.result() for f in [engine.submit(job) for job in jobs]]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        cli_results = list(pool.map(cli.render, jobs))
+    differ = []
+    for job, ours, theirs in zip(jobs, engine_results, cli_results):
+        key = "stdout" if theirs["ok"] else "stderr"
+        if ours["ok"] != theirs["ok"] or ours.get(key) != theirs.get(key) or not _same_documents(ours, theirs):
+            differ.append(f"{' '.join(renderers.helm_argv(job))} values={job.values}:\n"
+                          f"  engine: {str(ours.get('stdout') or ours.get('stderr'))[:300]}\n"
+                          f"  helm:   {str(theirs.get(key))[:300]}")
+    failures = sum(not r["ok"] for r in cli_results)
+    parsed = sum(r.get("docs") is not None for r in engine_results)
+    assert parsed >= len(jobs) - failures - 5, f"the engine parsed only {parsed} of {len(jobs)} renders itself"
+    assert not differ, f"{len(differ)} of {len(jobs)} renders differ:\n" + "\n".join(differ[:5])
+    assert failures, "no failing render compared: the error path would be unproven"
