@@ -139,6 +139,13 @@ def test_mongo_args_env_and_user_for_ferretdb(render):
     assert c["securityContext"]["runAsUser"] == 10001
 
 
+def test_mongo_without_auth_gets_only_the_extra_env(render):
+    """With authentication off the chart sets no variable of its own on mongo: extraEnv is all."""
+    sts = render({"mongo": {"auth": {"enabled": False},
+                            "extraEnv": [{"name": "A", "value": "1"}]}}).get("StatefulSet", "mongo")
+    assert sts.container("mongo")["env"] == [{"name": "A", "value": "1"}]
+
+
 def test_mongo_default_user_is_999(default):
     sts = default.get("StatefulSet", "mongo")
     assert sts.pod_spec["securityContext"]["runAsUser"] == 999
