@@ -13,7 +13,6 @@ from .. import settings as settings_mod
 from .cluster_fixtures import (  # noqa: F401 - fixtures and hooks, registered by name
     browser_page,
     helm_release,
-    _multi_node_kind_cluster,
     kind_cluster,
     kind_cluster_with_nodes,
     kind_config_patch,

@@ -110,29 +110,26 @@ def multi_node_cluster_name(config) -> str:
     return f"{settings_mod.of(config).cluster_name}-multi"
 
 
-@pytest.fixture(scope="session")
-def _multi_node_kind_cluster(request, pytestconfig):
-    """The session's 1+2 kind cluster (see :func:`kind_cluster_with_nodes`), deleted at the end."""
+MULTI_NODE_CLEANUP = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="module")
+def kind_cluster_with_nodes(request, pytestconfig):
+    """A kind cluster of one control plane and two workers, ``<cluster_name>-multi`` on the
+    loopback port ``http_port + 1``, for tests that spread or drain: created once per session
+    (each module reuses it), from the same node image and config patch as ``kind_cluster``,
+    shared by xdist workers (same lock and claim), deleted after the run's last test unless
+    ``keep_cluster`` (the xdist controller deletes it, as it does ``kind_cluster``)."""
     s = settings_mod.of(pytestconfig)
     if s.kubeconfig:
         unavailable("a test that needs a multi-node kind cluster cannot run on an existing cluster "
                     f"(kubeconfig {s.kubeconfig} from {s.source('kubeconfig')})")
     name = multi_node_cluster_name(pytestconfig)
     cluster = _kind_cluster(request, name, s.http_port + 1, MULTI_NODE_COUNT)
-    try:
-        yield cluster
-    finally:
-        if not is_xdist_worker(pytestconfig):
-            delete_cluster_if_ours(pytestconfig, name)
-
-
-@pytest.fixture(scope="module")
-def kind_cluster_with_nodes(_multi_node_kind_cluster):
-    """A kind cluster of one control plane and two workers, ``<cluster_name>-multi`` on the
-    loopback port ``http_port + 1``: created once per session (or reused), from the same node
-    image and config patch as ``kind_cluster``, shared by xdist workers, deleted after the
-    run's last test unless ``keep_cluster``. For tests that spread or drain."""
-    return _multi_node_kind_cluster
+    if not is_xdist_worker(pytestconfig) and not pytestconfig.stash.get(MULTI_NODE_CLEANUP, False):
+        pytestconfig.stash[MULTI_NODE_CLEANUP] = True
+        pytestconfig.add_cleanup(lambda: delete_cluster_if_ours(pytestconfig, name))
+    return cluster
 
 
 def _kind_cluster(request, name: str, http_port: int, nodes: int):
@@ -310,22 +307,25 @@ def release_probe() -> Callable[[Any], None] | None:
     return None
 
 
-def make_releases(request, kind_cluster, chart: Path | None = None):
-    """A :class:`chartest.cluster.release.Releases` with the run's settings and the project's fixtures."""
+def make_releases(request, kind_cluster, chart: Path | None = None, base_values: dict | None = None):
+    """A :class:`chartest.cluster.release.Releases` with the run's settings and the project's fixtures
+    (``base_values`` instead of ``release_values`` where given: another cluster's, say)."""
     from ..cluster.release import Releases
 
     s = settings_mod.of(request.config)
     stash = request.config.stash.setdefault(LIVE_RELEASES, [])
+    if base_values is None:
+        base_values = request.getfixturevalue("release_values")
     return Releases(kind_cluster, chart or s.chart, s.release,
-                    base_values=request.getfixturevalue("release_values"),
+                    base_values=base_values,
                     probe=request.getfixturevalue("release_probe"),
                     keep=bool(s.keep_cluster), on_install=stash.append, values_files=s.values)
 
 
 @contextmanager
-def installing(request, kind_cluster, chart: Path | None = None):
+def installing(request, kind_cluster, chart: Path | None = None, base_values: dict | None = None):
     """Releases installed inside the block (dumped if a test fails meanwhile), removed after it."""
-    releases = make_releases(request, kind_cluster, chart)
+    releases = make_releases(request, kind_cluster, chart, base_values)
     try:
         yield releases
     except Exception as exc:
