@@ -142,8 +142,8 @@ def crictl_binary() -> Path:
     return out / "crictl"
 
 
-def _stage_context(binaries: dict[str, Path], kind_base: Path) -> Path:
-    ctx = paths.BUILD / "node-context"
+def _stage_context(binaries: dict[str, Path], kind_base: Path, fp: str) -> Path:
+    ctx = paths.BUILD / f"node-context-{fp[:10]}"  # per fingerprint: builds of other inputs may run at once
     if ctx.exists():
         shutil.rmtree(ctx)
     (ctx / "bin").mkdir(parents=True)
@@ -160,7 +160,7 @@ def _stage_context(binaries: dict[str, Path], kind_base: Path) -> Path:
 
 def _preload(stage: str, tags: list[str], target: str, fp: str) -> None:
     """Import ``tags`` into the stage's containerd and commit the result as ``target``."""
-    archive = docker_images.save(tags, paths.BUILD / "component-images.tar")
+    archive = docker_images.save(tags, paths.BUILD / f"node-images-{fp[:10]}.tar")
     name = f"chartest-node-build-{uuid.uuid4().hex[:8]}"
     run(["docker", "run", "-d", "--privileged", "--security-opt", "seccomp=unconfined",
          "--entrypoint=sleep", f"--name={name}", stage, "infinity"])
@@ -203,9 +203,9 @@ def build(fp: str | None = None) -> str:
     baseimages.ensure(baseimages.NETFILTER)
     kind_base = gobuild.module_dir("sigs.k8s.io/kind", pins.get("tools.kind")) / "images/base/files"
     tags = build_component_images(binaries, kind_base) + nodeaddons.build_images()
-    stage = f"{LOCAL_REPO}-stage:{pins.get('kubernetes.version')}"
+    stage = f"{LOCAL_REPO}-stage:{pins.get('kubernetes.version')}-{fp[:10]}"
     with step(f"node stage image {stage}", HINT):
-        docker_images.build(_stage_context(binaries, kind_base), stage, dockerfile=IMAGES_DIR / "Dockerfile",
+        docker_images.build(_stage_context(binaries, kind_base, fp), stage, dockerfile=IMAGES_DIR / "Dockerfile",
                      build_args={"BASE": baseimages.NODE_ROOTFS.tag})
     with step(f"preload {len(tags)} images and commit {local_tag(fp)}", HINT):
         _preload(stage, tags, local_tag(fp), fp)
