@@ -9,8 +9,11 @@ the images they name, preloaded like the control-plane images:
 * ``netagent``: this repository's own small kindnetd (``images/netagent``, Go,
   client-go at the pinned Kubernetes staging version): CNI config per node,
   routes to the other nodes' podCIDRs, masquerade out of the pod subnet;
-* ``network-policies``: ``sigs.k8s.io/kube-network-policies`` (NetworkPolicy
-  enforcement through nfqueue) at the pinned version;
+* ``network-policies``: kube-router's network policy controller alone
+  (``github.com/cloudnativelabs/kube-router/v2``, iptables + ipset) at the pinned
+  version. (``sigs.k8s.io/kube-network-policies``, kind's own enforcer, cannot
+  work on hosts whose kernel lacks nftables' ``queue`` expression,
+  ``CONFIG_NFT_QUEUE``, as these do: its rules fail to load with ENOENT.)
 * ``local-path``: Rancher's ``local-path-provisioner`` at the pinned version,
   behind the default StorageClass ``standard`` (also its own helper image).
 
@@ -34,7 +37,7 @@ from .images import ImageSpec, ensure as ensure_image
 
 MANIFESTS = paths.IMAGES / "node" / "manifests"
 NETAGENT_SOURCE = paths.IMAGES / "netagent" / "main.go"
-NETWORK_POLICIES_MODULE = "sigs.k8s.io/kube-network-policies"
+KUBE_ROUTER_MODULE = "github.com/cloudnativelabs/kube-router/v2"
 LOCAL_PATH_MODULE = "github.com/rancher/local-path-provisioner"
 HINT = "check that the Go module proxy answers (go env GOPROXY), then rerun `make node-image`"
 
@@ -83,7 +86,7 @@ def _installed_binary(module: str, package: str, pin: str, built_name: str, name
 
 
 def network_policies_binary() -> Path:
-    return _installed_binary(NETWORK_POLICIES_MODULE, "/cmd", "node.network_policies", "cmd", "netpol")
+    return _installed_binary(KUBE_ROUTER_MODULE, "/cmd/kube-router", "node.kube_router", "kube-router", "kube-router")
 
 
 def local_path_binary() -> Path:
@@ -103,8 +106,8 @@ def _spec(name: str, binary, source_key, version: str) -> ImageSpec:
 
 
 NETAGENT = _spec("netagent", netagent_binary, _netagent_key, "0.1.0")
-NETWORK_POLICIES = _spec("network-policies", network_policies_binary, lambda: pins.get("node.network_policies"),
-                         pins.get("node.network_policies").lstrip("v"))
+NETWORK_POLICIES = _spec("network-policies", network_policies_binary, lambda: pins.get("node.kube_router"),
+                         pins.get("node.kube_router").lstrip("v"))
 LOCAL_PATH = _spec("local-path", local_path_binary, lambda: pins.get("node.local_path_provisioner"),
                    pins.get("node.local_path_provisioner").lstrip("v"))
 SPECS = (NETAGENT, NETWORK_POLICIES, LOCAL_PATH)
