@@ -74,6 +74,7 @@ bench: setup
 	$(PY) bench/routing
 	$(PY) bench/e2e
 	$(PY) bench/latency
+	$(PY) bench/cluster
 
 clean:
 	rm -rf $(VENV) .pytest_cache

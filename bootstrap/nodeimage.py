@@ -6,12 +6,16 @@ The local build mirrors ``kind build node-image`` without its downloads:
    CoreDNS, pause) from binaries built from the Go module proxy, tagged exactly
    as ``kubeadm config images list`` prints them;
 2. a node stage image: a debootstrap rootfs plus kind's base-image files from
-   the pinned kind module, the Kubernetes node binaries and a static CNI;
+   the pinned kind module, the Kubernetes node binaries, and the add-on
+   manifests kind applies from ``/kind/manifests`` like kindest/node's (pod
+   network, NetworkPolicy enforcement, the ``standard`` StorageClass:
+   :mod:`bootstrap.nodeaddons`);
 3. preload: run the stage with ``sleep``, start containerd in it, import the
-   component images into its ``k8s.io`` namespace, ``docker commit``.
+   component and add-on images into its ``k8s.io`` namespace, ``docker commit``.
 
-The result is labelled with a fingerprint of every input, so an unchanged
-rebuild is a label check.
+The tag carries a fingerprint of every input (``chartest/node:<version>-<fp>``),
+so a changed image never silently reuses a cluster made from an older one, and
+an unchanged rebuild is a label check.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 
 from chartest import pins
 
-from . import baseimages, docker_images, gobuild, kubebuild, paths
+from . import baseimages, docker_images, gobuild, kubebuild, nodeaddons, paths
 from chartest.progress import info, skip, step
 from chartest.shell import run
 
@@ -34,16 +38,19 @@ LOCAL_REPO = "chartest/node"
 HINT = "see the step's output above; rerun `make node-image` (finished parts are cached)"
 
 
-def local_tag() -> str:
-    return f"{LOCAL_REPO}:{pins.get('kubernetes.version')}"
+def local_tag(fp: str | None = None) -> str:
+    """``chartest/node:<Kubernetes version>-<first 10 of the fingerprint>``."""
+    return f"{LOCAL_REPO}:{pins.get('kubernetes.version')}-{(fp or fingerprint())[:10]}"
 
 
 def fingerprint() -> str:
-    """Hash of every input of the local node image."""
+    """Hash of every input of the local node image (nothing is built to compute it)."""
     digest = hashlib.sha256()
-    for f in sorted(IMAGES_DIR.iterdir()):
-        digest.update(f.name.encode() + f.read_bytes())
+    for f in sorted(p for p in IMAGES_DIR.rglob("*") if p.is_file()):
+        digest.update(str(f.relative_to(IMAGES_DIR)).encode() + f.read_bytes())
     digest.update(Path(__file__).read_bytes())
+    digest.update(Path(nodeaddons.__file__).read_bytes())
+    digest.update(nodeaddons.fingerprint_bytes())
     digest.update(baseimages.NODE_ROOTFS.fingerprint().encode())
     digest.update(baseimages.NETFILTER.fingerprint().encode())
     return pins.fingerprint(
@@ -56,9 +63,9 @@ def ensure(prefer_pull: bool = True) -> str:
     """The node image reference kind should use (pulled, cached, or built now)."""
     pinned = pins.get("node.kindest_node")
     fp = fingerprint()
-    if docker_images.image_is_current(local_tag(), fp):
-        skip(f"node image {local_tag()}", "up to date")
-        return local_tag()
+    if docker_images.image_is_current(local_tag(fp), fp):
+        skip(f"node image {local_tag(fp)}", "up to date")
+        return local_tag(fp)
     if prefer_pull and docker_images.image_exists(pinned.split("@")[0]):
         skip(f"node image {pinned}", "present")
         return pinned
@@ -68,8 +75,7 @@ def ensure(prefer_pull: bool = True) -> str:
         if pulled:
             return pinned
         info("no registry answers: building the node image locally")
-    build(fp)
-    return local_tag()
+    return build(fp)
 
 
 def kubeadm_images(kubeadm: Path) -> list[str]:
@@ -136,8 +142,8 @@ def crictl_binary() -> Path:
     return out / "crictl"
 
 
-def _stage_context(binaries: dict[str, Path], kind_base: Path) -> Path:
-    ctx = paths.BUILD / "node-context"
+def _stage_context(binaries: dict[str, Path], kind_base: Path, fp: str) -> Path:
+    ctx = paths.BUILD / f"node-context-{fp[:10]}"  # per fingerprint: builds of other inputs may run at once
     if ctx.exists():
         shutil.rmtree(ctx)
     (ctx / "bin").mkdir(parents=True)
@@ -145,14 +151,16 @@ def _stage_context(binaries: dict[str, Path], kind_base: Path) -> Path:
     for name in ("kubeadm", "kubelet", "kubectl"):
         shutil.copy2(binaries["kubernetes"] / name, ctx / "bin" / name)
     shutil.copy2(crictl_binary(), ctx / "bin" / "crictl")
-    shutil.copy2(IMAGES_DIR / "cni.conflist", ctx / "cni.conflist")
+    (ctx / "manifests").mkdir()
+    for name, text in nodeaddons.manifests().items():
+        (ctx / "manifests" / name).write_text(text)
     (ctx / "version").write_text(pins.get("kubernetes.version"))
     return ctx
 
 
 def _preload(stage: str, tags: list[str], target: str, fp: str) -> None:
     """Import ``tags`` into the stage's containerd and commit the result as ``target``."""
-    archive = docker_images.save(tags, paths.BUILD / "component-images.tar")
+    archive = docker_images.save(tags, paths.BUILD / f"node-images-{fp[:10]}.tar")
     name = f"chartest-node-build-{uuid.uuid4().hex[:8]}"
     run(["docker", "run", "-d", "--privileged", "--security-opt", "seccomp=unconfined",
          "--entrypoint=sleep", f"--name={name}", stage, "infinity"])
@@ -170,8 +178,8 @@ def _preload(stage: str, tags: list[str], target: str, fp: str) -> None:
             run(["docker", "exec", "-i", name, "ctr", "--namespace=k8s.io", "images", "import",
                  "--label=io.cri-containerd.pinned=pinned", "--all-platforms", "--no-unpack", "--digests", "-"],
                 input=fh.read())
-        listed = run(["docker", "exec", name, "ctr", "--namespace=k8s.io", "images", "list", "-q"]).split()
-        missing = [t for t in tags if t not in listed]
+        listed = set(run(["docker", "exec", name, "ctr", "--namespace=k8s.io", "images", "list", "-q"]).split())
+        missing = [t for t in tags if t not in listed and f"docker.io/{t}" not in listed]
         if missing:
             raise RuntimeError(f"images missing after preload: {missing}")
         info(f"preloaded {len(tags)} images")
@@ -194,15 +202,15 @@ def build(fp: str | None = None) -> str:
     baseimages.ensure(baseimages.NODE_ROOTFS)
     baseimages.ensure(baseimages.NETFILTER)
     kind_base = gobuild.module_dir("sigs.k8s.io/kind", pins.get("tools.kind")) / "images/base/files"
-    tags = build_component_images(binaries, kind_base)
-    stage = f"{LOCAL_REPO}-stage:{pins.get('kubernetes.version')}"
+    tags = build_component_images(binaries, kind_base) + nodeaddons.build_images()
+    stage = f"{LOCAL_REPO}-stage:{pins.get('kubernetes.version')}-{fp[:10]}"
     with step(f"node stage image {stage}", HINT):
-        docker_images.build(_stage_context(binaries, kind_base), stage, dockerfile=IMAGES_DIR / "Dockerfile",
+        docker_images.build(_stage_context(binaries, kind_base, fp), stage, dockerfile=IMAGES_DIR / "Dockerfile",
                      build_args={"BASE": baseimages.NODE_ROOTFS.tag})
-    with step(f"preload {len(tags)} images and commit {local_tag()}", HINT):
-        _preload(stage, tags, local_tag(), fp)
+    with step(f"preload {len(tags)} images and commit {local_tag(fp)}", HINT):
+        _preload(stage, tags, local_tag(fp), fp)
     info(f"node image built in {time.monotonic() - started:.0f}s")
-    return local_tag()
+    return local_tag(fp)
 
 
 if __name__ == "__main__":
@@ -212,14 +220,15 @@ if __name__ == "__main__":
 def kind_config_patch(image: str) -> dict:
     """What a kind cluster config needs for ``image`` on this host.
 
-    The local image carries a static ptp CNI instead of kindnetd (so kind must
-    not install its own) and bakes in ``restrict_oom_score_adj``; kindest/node
-    on a host without CAP_SYS_RESOURCE gets that containerd setting as a patch.
+    The local image works as kindest/node does (kind installs its pod network
+    and StorageClass from ``/kind/manifests``, on any number of nodes) and bakes
+    in ``restrict_oom_score_adj``; kindest/node on a host without
+    CAP_SYS_RESOURCE gets that containerd setting as a patch.
     """
     from .engine import bounding_set_lacks_sys_resource
 
-    if image.startswith(LOCAL_REPO):
-        return {"networking": {"disableDefaultCNI": True}}
+    if image.startswith(LOCAL_REPO + ":"):
+        return {}
     if bounding_set_lacks_sys_resource():
         return {"containerdConfigPatches": [
             '[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n']}

@@ -16,6 +16,7 @@ from chartest.progress import say
 
 DEFAULT_CLUSTER = os.environ.get("CHARTEST_CLUSTER", "webhooks")
 DEFAULT_PORT = int(os.environ.get("CHARTEST_HTTP_PORT", "18080"))
+DEFAULT_NODES = int(os.environ.get("CHARTEST_NODES", "1"))
 
 
 def cmd_setup(args) -> None:
@@ -40,7 +41,7 @@ def cmd_cluster(args) -> None:
     from . import deploy, smoke
 
     engine.ensure_engine()
-    cluster = deploy.ensure_cluster(args.name, args.http_port)
+    cluster = deploy.ensure_cluster(args.name, args.http_port, args.nodes)
     if not args.no_smoke:
         result = smoke.check(cluster)
         say(f"smoke: {result.client_log.strip()} " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                        "($CHARTEST_HTTP_PORT, default 18080)")
         if name == "cluster":
             p.add_argument("--no-smoke", action="store_true")
+            p.add_argument("--nodes", type=int, default=DEFAULT_NODES, help="1 control plane + NODES-1 workers "
+                           "($CHARTEST_NODES, default 1)")
         p.set_defaults(func=func)
     sub.add_parser("run-local", help="nats, FerretDB, api, ws, www as local processes").set_defaults(
         func=cmd_run_local)

@@ -158,11 +158,12 @@ def wait_routed_if_ingress(release: Release, timeout: float = 60) -> None:
     wait_routed(release, timeout)
 
 
-def ensure_cluster(name: str, http_port: int) -> Cluster:
-    """The kind cluster from the node image the bootstrap pulls or builds."""
+def ensure_cluster(name: str, http_port: int, nodes: int = 1) -> Cluster:
+    """The kind cluster (1 control plane + ``nodes - 1`` workers) from the node image the bootstrap
+    pulls or builds."""
     image = nodeimage.ensure()
     patch = registry_mod.with_config_path(nodeimage.kind_config_patch(image))  # a registry can be connected
-    return kind.ensure(name, image=image, http_port=http_port, config_patch=patch)
+    return kind.ensure(name, image=image, http_port=http_port, config_patch=patch, nodes=nodes)
 
 
 def traefik_image() -> str | None:

@@ -74,6 +74,25 @@ def app_images(local_registry, online_infra, pytestconfig) -> dict[str, str]:
         return deploy.build_and_push(local_registry, online_infra)
 
 
+@pytest.fixture(scope="module")
+def multi_node_release_values(local_registry_with_nodes, pytestconfig) -> dict:
+    """:func:`release_values` for ``kind_cluster_with_nodes``: the same images, pushed to the
+    same registry (connected to that cluster too), without creating the one-node cluster."""
+    online = deploy.registry_reachable()
+    with visible(pytestconfig), sharing.locked("app-images"):
+        return deploy.app_values(deploy.build_and_push(local_registry_with_nodes, online), online)
+
+
+@pytest.fixture(scope="module")
+def multi_node_traefik(kind_cluster_with_nodes, traefik_image, pytestconfig) -> str:
+    """Traefik in ``kind_cluster_with_nodes``; returns the URL its web entry point answers on."""
+    from chartest.cluster import traefik
+
+    with visible(pytestconfig), sharing.locked(f"traefik-{kind_cluster_with_nodes.name}"):
+        traefik.ensure(kind_cluster_with_nodes, traefik_image)
+    return kind_cluster_with_nodes.ingress_url
+
+
 @pytest.fixture(scope="session")
 def release_values(app_images, online_infra) -> dict:
     """The e2e values with the images of this session (each test adds its own domain)."""

@@ -16,6 +16,7 @@ class Outcome:
     seq: int
     status: int | None  # None: no HTTP answer (connection refused or reset)
     error: str = ""
+    sent_at: float = 0.0  # time.monotonic() when the post started
 
 
 @dataclass
@@ -39,11 +40,12 @@ class Poster:
     def _run(self) -> None:
         seq = 0
         while not self._stop.is_set() and len(self.acknowledged) < self.limit:
+            sent_at = time.monotonic()
             try:
                 resp = self.client.post_payload(self.token, {"seq": seq, "tag": self.tag}, timeout=5)
-                self.outcomes.append(Outcome(seq, resp.status_code))
+                self.outcomes.append(Outcome(seq, resp.status_code, sent_at=sent_at))
             except requests.RequestException as exc:
-                self.outcomes.append(Outcome(seq, None, type(exc).__name__))
+                self.outcomes.append(Outcome(seq, None, type(exc).__name__, sent_at=sent_at))
             seq += 1
             time.sleep(self.interval)
 

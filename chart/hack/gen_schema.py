@@ -100,6 +100,13 @@ DEFS = {
         "seccompProfile": ref("seccompProfile"),
         "procMount": {"enum": ["Default", "Unmasked"]},
     }),
+    "spread": obj({
+        "enabled": BOOL,
+        "topologyKey": {"type": "string", "minLength": 1},
+        "maxSkew": INT1,
+        "whenUnsatisfiable": {"enum": ["ScheduleAnyway", "DoNotSchedule"]},
+        "nodeTaintsPolicy": {"enum": ["Honor", "Ignore"]},
+    }, description="a topologySpreadConstraint over the component's replicas"),
     "pdb": obj({"enabled": BOOL, "minAvailable": INT_OR_PERCENT, "maxUnavailable": INT_OR_PERCENT}),
     "lifecycle": obj({
         "preStopSleepSeconds": {**INT0, "description": "seconds of the native preStop sleep action (0: no hook); "
@@ -142,6 +149,7 @@ def component(extra=None, scaling=False):
     }
     if scaling:  # the Deployments of the apps (api, ws, www)
         props["pdb"] = ref("pdb")
+        props["spread"] = ref("spread")
         props["autoscaling"] = ref("autoscaling")
         props["updateStrategy"] = ref("updateStrategy")
     props.update(extra or {})

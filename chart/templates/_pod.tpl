@@ -50,6 +50,18 @@ spec:
   affinity:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+  {{- if and $v.spread $v.spread.enabled }}
+  topologySpreadConstraints:
+    - topologyKey: {{ $v.spread.topologyKey }}
+      maxSkew: {{ $v.spread.maxSkew }}
+      whenUnsatisfiable: {{ $v.spread.whenUnsatisfiable }}
+      nodeTaintsPolicy: {{ $v.spread.nodeTaintsPolicy }}
+      labelSelector:
+        matchLabels:
+          {{- include "webhooks.selectorLabels" $ctx | nindent 10 }}
+      matchLabelKeys:
+        - pod-template-hash
+  {{- end }}
   containers:
     - name: {{ .component }}
       image: {{ include "webhooks.image" $ctx | quote }}

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from selftest_support import (EXAMPLES_CLUSTER, EXAMPLES_HTTP_PORT, LOCAL_NODE_IMAGE, LOCAL_WEB_IMAGE,
-                              TESTDATA, unavailable)
+from selftest_support import (EXAMPLES_CLUSTER, EXAMPLES_HTTP_PORT, LOCAL_NODE_REPOSITORY, LOCAL_WEB_IMAGE,
+                              TESTDATA, local_node_image, unavailable)
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +123,10 @@ def _docker_image_exists(image: str) -> bool:
 def examples_cluster(tool_dirs):
     """The environment that points an inner session's cluster tier at the ``chartest-examples`` kind
     cluster (kept between inner sessions, deleted when this session ends if this session made it)."""
-    for image in (LOCAL_NODE_IMAGE, LOCAL_WEB_IMAGE):
+    node_image = local_node_image()
+    if node_image is None:
+        unavailable(f"no {LOCAL_NODE_REPOSITORY} image: run the bootstrap (`make node-image`) first")
+    for image in (node_image, LOCAL_WEB_IMAGE):
         if not _docker_image_exists(image):
             unavailable(f"docker image {image} is missing: run the bootstrap (`make setup`) first")
     try:
@@ -135,6 +138,6 @@ def examples_cluster(tool_dirs):
     existed = EXAMPLES_CLUSTER in subprocess.run([kind, "get", "clusters"], capture_output=True,
                                                  text=True).stdout.split()
     yield {"CHARTEST_CLUSTER": EXAMPLES_CLUSTER, "CHARTEST_HTTP_PORT": EXAMPLES_HTTP_PORT,
-           "CHARTEST_NODE_IMAGE": LOCAL_NODE_IMAGE, "CHARTEST_KEEP_CLUSTER": "true"}
+           "CHARTEST_NODE_IMAGE": node_image, "CHARTEST_KEEP_CLUSTER": "true"}
     if not existed:
         subprocess.run([kind, "delete", "cluster", "--name", EXAMPLES_CLUSTER], capture_output=True)

@@ -1,6 +1,7 @@
 """Command and config construction: what the bootstrap and the app support ask go, kind and helm to do."""
 
 import pytest
+import yaml
 
 from bootstrap import gobuild, nodeimage, toolchain
 from chartest import deep_merge, pins
@@ -31,13 +32,44 @@ def test_local_replaces_are_found_and_guard_rails_skipped(tmp_path):
 
 
 def test_kind_config_for_the_local_node_image():
-    image = "chartest/node:v1.34.4"
+    image = "chartest/node:v1.34.4-0123456789"
     config = kind.kind_config(18080, image, nodeimage.kind_config_patch(image))
     node = config["nodes"][0]
     assert node["image"] == image
     assert node["extraPortMappings"] == [{"containerPort": 30080, "hostPort": 18080,
                                           "listenAddress": "127.0.0.1", "protocol": "TCP"}]
-    assert config["networking"] == {"disableDefaultCNI": True}
+    assert "networking" not in config, "the local image brings kind's default CNI, as kindest/node does"
+
+
+def test_kind_config_with_workers_runs_every_node_from_the_image():
+    image = "chartest/node:v1.34.4-0123456789"
+    config = kind.kind_config(18081, image, {}, nodes=3)
+    assert [n["role"] for n in config["nodes"]] == ["control-plane", "worker", "worker"]
+    assert {n["image"] for n in config["nodes"]} == {image}
+    assert [bool(n.get("extraPortMappings")) for n in config["nodes"]] == [True, False, False]
+    with pytest.raises(ValueError):
+        kind.kind_config(18081, image, {}, nodes=0)
+
+
+def test_local_node_image_tag_carries_the_fingerprint():
+    fp = nodeimage.fingerprint()
+    assert nodeimage.local_tag(fp) == f"chartest/node:{pins.get('kubernetes.version')}-{fp[:10]}"
+
+
+def test_node_image_manifests_name_the_preloaded_addon_images():
+    from bootstrap import nodeaddons
+
+    manifests = nodeaddons.manifests()
+    assert set(manifests) == {"default-cni.yaml", "default-storage.yaml"}
+    text = "".join(manifests.values())
+    for spec in nodeaddons.SPECS:
+        assert f"image: {spec.tag()}" in text
+    assert "_IMAGE@" not in text
+    assert "would you kindly template this file" in manifests["default-cni.yaml"]  # kind fills in the pod subnet
+    storage = [d for d in yaml.safe_load_all(manifests["default-storage.yaml"]) if d]
+    [klass] = [d for d in storage if d["kind"] == "StorageClass"]
+    assert klass["metadata"]["name"] == "standard"
+    assert klass["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
 
 
 def test_kind_config_patches_containerd_on_hosts_without_sys_resource(monkeypatch):
@@ -49,7 +81,7 @@ def test_kind_config_patches_containerd_on_hosts_without_sys_resource(monkeypatc
     monkeypatch.setattr(engine, "bounding_set_lacks_sys_resource", lambda: True)
     patched = kind.kind_config(18080, kindest, nodeimage.kind_config_patch(kindest))
     assert "restrict_oom_score_adj = true" in patched["containerdConfigPatches"][0]
-    local = nodeimage.kind_config_patch("chartest/node:v1.34.4")
+    local = nodeimage.kind_config_patch("chartest/node:v1.34.4-0123456789")
     assert "containerdConfigPatches" not in local, "the local image bakes the setting in"
 
 

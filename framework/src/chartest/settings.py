@@ -95,6 +95,8 @@ SETTINGS: tuple[Setting, ...] = (
             "--cluster-name", "CHARTEST_CLUSTER", "chartest_cluster"),
     Setting("node_image", "kind node image (default: kind's own for its version)", None, "str",
             "--node-image", "CHARTEST_NODE_IMAGE", "chartest_node_image"),
+    Setting("nodes", "nodes of a kind cluster chartest creates: 1 is a control plane alone, N > 1 is one "
+            "control plane and N-1 workers", 1, "int", "--nodes", "CHARTEST_NODES", "chartest_nodes"),
     Setting("http_port", "loopback port mapped to the ingress controller of a kind cluster", 18080, "int",
             "--http-port", "CHARTEST_HTTP_PORT", "chartest_http_port"),
     Setting("kubeconfig", "use this existing cluster instead of kind (nothing is created or deleted)",

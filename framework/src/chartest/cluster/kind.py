@@ -3,7 +3,9 @@
 A kind cluster maps the ingress controller's NodePort (30080) to a loopback
 port, so tests reach the app exactly as a user would: through the ingress.
 The node image is whatever the ``node_image`` setting names (kind's default
-when unset); a project that builds its own passes it in.
+when unset); a project that builds its own passes it in. A cluster has one
+control plane and ``nodes - 1`` workers, all from that image; a cluster found
+by name is reused only when it has that image and that many nodes.
 """
 
 from __future__ import annotations
@@ -66,16 +68,21 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def kind_config(http_port: int, image: str | None = None, patch: dict | None = None) -> dict:
-    """One control-plane node whose NodePort 30080 is the host's 127.0.0.1:``http_port``."""
-    node: dict = {
+def kind_config(http_port: int, image: str | None = None, patch: dict | None = None, nodes: int = 1) -> dict:
+    """A control-plane node whose NodePort 30080 is the host's 127.0.0.1:``http_port``, and
+    ``nodes - 1`` workers (the NodePort reaches pods on any node through kube-proxy)."""
+    if nodes < 1:
+        raise ValueError(f"a kind cluster needs at least one node (its control plane), not {nodes}")
+    control_plane: dict = {
         "role": "control-plane",
         "extraPortMappings": [{"containerPort": INGRESS_NODE_PORT, "hostPort": http_port,
                                "listenAddress": "127.0.0.1", "protocol": "TCP"}],
     }
+    members = [control_plane] + [{"role": "worker"} for _ in range(nodes - 1)]
     if image:
-        node["image"] = image
-    config = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "nodes": [node]}
+        for node in members:
+            node["image"] = image
+    config = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "nodes": members}
     return deep_merge(config, patch or {})
 
 
@@ -89,6 +96,24 @@ def _host_port_of(name: str) -> int | None:
     for line in out.splitlines():
         if ":" in line:
             return int(line.rsplit(":", 1)[1])
+    return None
+
+
+def node_containers(name: str) -> list[str]:
+    out = run([tools.find("kind"), "get", "nodes", "--name", name], check=False)
+    return sorted(line.strip() for line in out.splitlines() if line.strip() and "No kind nodes" not in line)
+
+
+def mismatch(name: str, image: str | None, nodes: int) -> str | None:
+    """Why the existing cluster ``name`` is not the one asked for (None: it is)."""
+    found = node_containers(name)
+    if len(found) != nodes:
+        return f"it has {len(found)} node(s), {nodes} asked for"
+    if image:
+        images = {run(["docker", "inspect", "--format", "{{.Config.Image}}", c], check=False).strip()
+                  for c in found}
+        if images != {image}:
+            return f"its nodes run {', '.join(sorted(images))}, not {image}"
     return None
 
 
@@ -114,32 +139,34 @@ def wait_ready(cluster: Cluster, timeout: float = 300) -> None:
 
 
 def ensure(name: str, *, image: str | None = None, http_port: int = 18080,
-           config_patch: dict | None = None) -> Cluster:
-    """Reuse the named kind cluster if it is healthy, else create it."""
+           config_patch: dict | None = None, nodes: int = 1) -> Cluster:
+    """Reuse the named kind cluster if it is healthy and as asked (image, nodes), else create it."""
     kubeconfig = kubeconfig_path(name)
     kubeconfig.parent.mkdir(parents=True, exist_ok=True)
     if name in existing_clusters():
         run([tools.find("kind"), "export", "kubeconfig", "--name", name, "--kubeconfig", kubeconfig])
         port = _host_port_of(name) or http_port
         cluster = Cluster(name, kubeconfig, loopback_url(port))
-        if healthy(cluster):
-            skip(f"kind cluster {name}", f"reused (ingress port {port})")
+        differs = mismatch(name, image, nodes)
+        if differs is None and healthy(cluster):
+            skip(f"kind cluster {name}", f"reused ({nodes} node(s), ingress port {port})")
             return cluster
-        info(f"cluster {name} exists but does not answer: recreating it")
+        info(f"cluster {name} exists but {differs or 'does not answer'}: recreating it")
         delete(name)
     if not _port_free(http_port):
         raise RuntimeError(f"port {http_port} on 127.0.0.1 is taken; set --http-port / CHARTEST_HTTP_PORT "
                            "to a free one")
     config_file = state.state_dir() / f"kind-{name}.yaml"
-    config_file.write_text(yaml.safe_dump(kind_config(http_port, image, config_patch), sort_keys=False))
+    config_file.write_text(yaml.safe_dump(kind_config(http_port, image, config_patch, nodes), sort_keys=False))
     cluster = Cluster(name, kubeconfig, loopback_url(http_port))
-    with step(f"create kind cluster {name}" + (f" from {image}" if image else ""),
+    shape = f"1 control plane + {nodes - 1} worker(s)" if nodes > 1 else "1 node"
+    with step(f"create kind cluster {name} ({shape})" + (f" from {image}" if image else ""),
               f"`kind export logs --name {name}` collects node logs; `kind delete cluster --name {name}` "
               "cleans up"):
         try:
             run([tools.find("kind"), "create", "cluster", "--name", name, "--config", config_file,
                  "--kubeconfig", kubeconfig, "--wait", "180s"], stream=True)
-            with step("wait for the node and CoreDNS"):
+            with step("wait for the nodes and CoreDNS"):
                 wait_ready(cluster)
         except BaseException:  # a half-made cluster (or Ctrl-C) must not be left behind
             run([tools.find("kind"), "delete", "cluster", "--name", name], check=False)

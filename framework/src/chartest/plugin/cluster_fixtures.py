@@ -11,6 +11,12 @@ default: the official distribution registry at the pinned version),
 ``release_values`` (under every release's own values), ``release_probe``
 (called with each installed release after the generic readiness).
 
+``kind_cluster`` has the ``nodes`` setting's nodes; tests that need several
+nodes whatever the setting (spreading, draining) ask for
+``kind_cluster_with_nodes``: a second kind cluster ``<cluster_name>-multi`` of one
+control plane and two workers from the same node image, on ``http_port + 1``,
+pulling from the same local registry (``local_registry_with_nodes``).
+
 In CI (``CI=true``) a cluster that cannot be had fails the tests that need
 it; elsewhere they skip, and the summary line says how many ran.
 """
@@ -32,6 +38,8 @@ from .render_fixtures import in_ci
 LIVE_RELEASES = pytest.StashKey[list]()
 FAILED_NAMESPACES = pytest.StashKey[set]()  # namespaces of failed tests: kept with keep_cluster
 CLUSTER_FIXTURE = "kind_cluster"
+CLUSTER_FIXTURES = (CLUSTER_FIXTURE, "kind_cluster_with_nodes")
+MULTI_NODE_COUNT = 3  # one control plane and two workers
 
 
 def unavailable(reason: str):
@@ -89,42 +97,77 @@ def kind_cluster(request, pytestconfig):
             unavailable(f"kubeconfig {s.kubeconfig} (from {s.source('kubeconfig')}) does not exist")
         yield kind.Cluster("external", Path(s.kubeconfig), s.ingress_url, kind=False)
         return
-    try:
-        from ..cluster import registry
-
-        image = request.getfixturevalue("kind_node_image")
-        # containerd reads registry hosts from config_path: a local registry can be connected later
-        patch = registry.with_config_path(request.getfixturevalue("kind_config_patch"))
-        with visible(pytestconfig), sharing.locked(f"kind-{s.cluster_name}"):
-            existed = s.cluster_name in kind.existing_clusters()
-            cluster = kind.ensure(s.cluster_name, image=image, http_port=s.http_port, config_patch=patch)
-            if not existed:
-                sharing.claim(s.cluster_name)
-    except Exception as exc:  # noqa: BLE001 - the reason goes into the skip/fail message
-        unavailable(f"no kind cluster {s.cluster_name}: {exc}")
+    cluster = _kind_cluster(request, s.cluster_name, s.http_port, s.nodes)
     if s.ingress_url:
         cluster = kind.Cluster(cluster.name, cluster.kubeconfig, s.ingress_url)
     try:
         yield cluster
     finally:
         if not is_xdist_worker(pytestconfig):  # under xdist the controller deletes it, after the last worker
-            delete_cluster_if_ours(pytestconfig)
+            delete_cluster_if_ours(pytestconfig, s.cluster_name)
+
+
+def multi_node_cluster_name(config) -> str:
+    return f"{settings_mod.of(config).cluster_name}-multi"
+
+
+MULTI_NODE_CLEANUP = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="module")
+def kind_cluster_with_nodes(request, pytestconfig):
+    """A kind cluster of one control plane and two workers, ``<cluster_name>-multi`` on the
+    loopback port ``http_port + 1``, for tests that spread or drain: created once per session
+    (each module reuses it), from the same node image and config patch as ``kind_cluster``,
+    shared by xdist workers (same lock and claim), deleted after the run's last test unless
+    ``keep_cluster`` (the xdist controller deletes it, as it does ``kind_cluster``)."""
+    s = settings_mod.of(pytestconfig)
+    if s.kubeconfig:
+        unavailable("a test that needs a multi-node kind cluster cannot run on an existing cluster "
+                    f"(kubeconfig {s.kubeconfig} from {s.source('kubeconfig')})")
+    name = multi_node_cluster_name(pytestconfig)
+    cluster = _kind_cluster(request, name, s.http_port + 1, MULTI_NODE_COUNT)
+    if not is_xdist_worker(pytestconfig) and not pytestconfig.stash.get(MULTI_NODE_CLEANUP, False):
+        pytestconfig.stash[MULTI_NODE_CLEANUP] = True
+        pytestconfig.add_cleanup(lambda: delete_cluster_if_ours(pytestconfig, name))
+    return cluster
+
+
+def _kind_cluster(request, name: str, http_port: int, nodes: int):
+    """Create or reuse the kind cluster ``name`` under its lock; claim it if this run made it."""
+    from ..cluster import kind, registry
+
+    try:
+        image = request.getfixturevalue("kind_node_image")
+        # containerd reads registry hosts from config_path: a local registry can be connected later
+        patch = registry.with_config_path(request.getfixturevalue("kind_config_patch"))
+        with visible(request.config), sharing.locked(f"kind-{name}"):
+            reused = name in kind.existing_clusters() and kind.mismatch(name, image, nodes) is None
+            cluster = kind.ensure(name, image=image, http_port=http_port, config_patch=patch, nodes=nodes)
+            if not reused:
+                sharing.claim(name)
+    except Exception as exc:  # noqa: BLE001 - the reason goes into the skip/fail message
+        unavailable(f"no kind cluster {name}: {exc}")
+    return cluster
 
 
 def is_xdist_worker(config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def delete_cluster_if_ours(config) -> None:
-    """Delete the kind cluster if this run created it (and ``keep_cluster`` is off)."""
+def delete_cluster_if_ours(config, name: str | None = None) -> None:
+    """Delete the kind cluster ``name`` (default: every one chartest makes) if this run created
+    it (and ``keep_cluster`` is off)."""
     s = settings_mod.of(config)
-    if s.kubeconfig or s.keep_cluster or not sharing.owned_by_this_run(s.cluster_name):
-        return
-    from ..cluster import kind
+    names = [name] if name else [s.cluster_name, multi_node_cluster_name(config)]
+    for cluster in names:
+        if s.kubeconfig or s.keep_cluster or not sharing.owned_by_this_run(cluster):
+            continue
+        from ..cluster import kind
 
-    with visible(config):
-        kind.delete(s.cluster_name)
-    sharing.release_claim(s.cluster_name)
+        with visible(config):
+            kind.delete(cluster)
+        sharing.release_claim(cluster)
 
 
 @pytest.fixture(scope="session")
@@ -228,13 +271,26 @@ def local_registry(request, kind_cluster):
     if not s.image_registry and not kind_cluster.kind:
         unavailable("an existing cluster pulls only from registries its admin set up: pass --image-registry "
                     "REGISTRY (one its nodes pull from; `docker login` done where it needs one)")
+    return _connected_registry(request, kind_cluster)
+
+
+@pytest.fixture(scope="module")
+def local_registry_with_nodes(request, kind_cluster_with_nodes):
+    """:func:`local_registry` for ``kind_cluster_with_nodes``: the same registry (so the same
+    image references), connected to that cluster too."""
+    return _connected_registry(request, kind_cluster_with_nodes)
+
+
+def _connected_registry(request, cluster):
+    from ..cluster import registry
+
     reg = request.getfixturevalue("oci_registry")
-    if reg.container and kind_cluster.kind:
+    if reg.container and cluster.kind:
         try:
-            with visible(request.config), sharing.locked(f"registry-{kind_cluster.name}"):
-                registry.connect(reg, kind_cluster)
+            with visible(request.config), sharing.locked(f"registry-{cluster.name}"):
+                registry.connect(reg, cluster)
         except Exception as exc:  # noqa: BLE001
-            unavailable(f"cannot connect registry {reg.host} to kind cluster {kind_cluster.name}: {exc}")
+            unavailable(f"cannot connect registry {reg.host} to kind cluster {cluster.name}: {exc}")
     return reg
 
 
@@ -252,22 +308,25 @@ def release_probe() -> Callable[[Any], None] | None:
     return None
 
 
-def make_releases(request, kind_cluster, chart: Path | None = None):
-    """A :class:`chartest.cluster.release.Releases` with the run's settings and the project's fixtures."""
+def make_releases(request, kind_cluster, chart: Path | None = None, base_values: dict | None = None):
+    """A :class:`chartest.cluster.release.Releases` with the run's settings and the project's fixtures
+    (``base_values`` instead of ``release_values`` where given: another cluster's, say)."""
     from ..cluster.release import Releases
 
     s = settings_mod.of(request.config)
     stash = request.config.stash.setdefault(LIVE_RELEASES, [])
+    if base_values is None:
+        base_values = request.getfixturevalue("release_values")
     return Releases(kind_cluster, chart or s.chart, s.release,
-                    base_values=request.getfixturevalue("release_values"),
+                    base_values=base_values,
                     probe=request.getfixturevalue("release_probe"),
                     on_install=stash.append, values_files=s.values)
 
 
 @contextmanager
-def installing(request, kind_cluster, chart: Path | None = None):
+def installing(request, kind_cluster, chart: Path | None = None, base_values: dict | None = None):
     """Releases installed inside the block (dumped if a test fails meanwhile), removed after it."""
-    releases = make_releases(request, kind_cluster, chart)
+    releases = make_releases(request, kind_cluster, chart, base_values)
     failed = request.config.stash.setdefault(FAILED_NAMESPACES, set())
     try:
         yield releases
@@ -334,7 +393,7 @@ def pytest_collection_modifyitems(config, items):
     """Tests that need a cluster are marked ``e2e``, so the summary counts them; tests
     marked ``needs_whole_cluster`` all go to one xdist worker."""
     for item in items:
-        if CLUSTER_FIXTURE in getattr(item, "fixturenames", ()):
+        if set(CLUSTER_FIXTURES) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
         if item.get_closest_marker("needs_whole_cluster"):
             item.add_marker(pytest.mark.xdist_group(WHOLE_CLUSTER_GROUP))
@@ -347,7 +406,7 @@ def pytest_runtest_makereport(item, call):
     if report.when not in ("setup", "call") or not report.failed:
         return
     releases = item.config.stash.get(LIVE_RELEASES, [])
-    if not releases or CLUSTER_FIXTURE not in getattr(item, "fixturenames", ()):
+    if not releases or not set(CLUSTER_FIXTURES) & set(getattr(item, "fixturenames", ())):
         return
     started = time.monotonic()
     dest = dump_releases(item.config, item.nodeid, releases)
