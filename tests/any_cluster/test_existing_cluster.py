@@ -10,8 +10,9 @@ CRDs and cluster-wide RBAC, the same node containers (nothing recreated), no kin
 created, and no image on a node that did not come from the registry (no
 `kind load`). The stand-in is deleted afterwards if this test created it.
 
-Its name and port: $WEBHOOKS_EXISTING_CLUSTER (default webhooks-existing) and
-$WEBHOOKS_EXISTING_HTTP_PORT (default 18081).
+Its name and port: $WEBHOOKS_EXISTING_CLUSTER (default `<cluster_name>-existing`) and
+$WEBHOOKS_EXISTING_HTTP_PORT (default the `http_port` setting + 2: + 1 is the 1+2 cluster's), so
+runs side by side with their own cluster name and port do not collide.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ import pytest
 from chartest import unavailable, visible
 
 REPO = Path(__file__).resolve().parents[2]
-NAME = os.environ.get("WEBHOOKS_EXISTING_CLUSTER", "webhooks-existing")
-HTTP_PORT = int(os.environ.get("WEBHOOKS_EXISTING_HTTP_PORT", "18081"))
 # the settings the inner session must get from its command line only
 SESSION_ENV = ("CHARTEST_CLUSTER", "CHARTEST_HTTP_PORT", "CHARTEST_KUBECONFIG", "CHARTEST_INGRESS_URL",
                "CHARTEST_IMAGE_REGISTRY", "CHARTEST_KEEP_CLUSTER", "CHARTEST_NODE_IMAGE", "KUBECONFIG",
@@ -57,19 +56,21 @@ def existing_cluster(request, oci_registry, chartest_settings, tmp_path_factory)
 
     if not oci_registry.container:
         unavailable("the stand-in cluster needs the local registry (no --image-registry in this outer session)")
+    name = os.environ.get("WEBHOOKS_EXISTING_CLUSTER", f"{chartest_settings.cluster_name}-existing")
+    http_port = int(os.environ.get("WEBHOOKS_EXISTING_HTTP_PORT", chartest_settings.http_port + 2))
     kubeconfig = tmp_path_factory.mktemp("handed-over") / "kubeconfig"
-    created = NAME not in admin.kind_clusters()   # a stand-in kept from an earlier run is reused and kept
+    created = name not in admin.kind_clusters()   # a stand-in kept from an earlier run is reused and kept
     try:
         try:
             with visible(request.config):
-                cluster = admin.prepare(NAME, HTTP_PORT, oci_registry, kubeconfig)
+                cluster = admin.prepare(name, http_port, oci_registry, kubeconfig)
         except Exception as exc:  # noqa: BLE001
-            unavailable(f"cannot prepare the stand-in cluster {NAME}: {exc}")
+            unavailable(f"cannot prepare the stand-in cluster {name}: {exc}")
         yield cluster
     finally:
         if created and not chartest_settings.keep_cluster:
             with visible(request.config):
-                admin.delete(NAME)
+                admin.delete(name)
 
 
 @pytest.mark.e2e
@@ -78,7 +79,7 @@ def test_e2e_tier_passes_on_a_cluster_the_session_did_not_create_and_leaves_it_a
         existing_cluster, oci_registry, chartest_settings, request):
     from webhooks_testing import existing_cluster as admin
 
-    before = admin.snapshot(existing_cluster, NAME)
+    before = admin.snapshot(existing_cluster, existing_cluster.name)
     assert "namespace/traefik" in before.namespaces and before.crds, "the admin's Traefik is missing"
     artifacts = Path(chartest_settings.artifacts) / "existing-cluster"
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,7 @@ def test_e2e_tier_passes_on_a_cluster_the_session_did_not_create_and_leaves_it_a
     with visible(request.config):
         print(f"      inner session: exit {code} in {elapsed:.0f}s, {counts}", flush=True)
 
-    after = admin.wait_left_as_found(existing_cluster, NAME, before)
+    after = admin.wait_left_as_found(existing_cluster, existing_cluster.name, before)
     assert code == 0, f"the e2e tier failed on the existing cluster (exit {code}, {counts}):\n{tail}"
     assert counts["tests"] > 0 and counts["failed"] == 0 and counts["skipped"] == 0, f"{counts}\n{tail}"
     changed = admin.differences(before, after)
