@@ -34,7 +34,8 @@ def prepare(name: str, http_port: int, registry: Registry, kubeconfig: Path) -> 
     session sees it (not kind: a kubeconfig and an ingress URL)."""
     image = nodeimage.ensure()
     patch = registry_mod.with_config_path(nodeimage.kind_config_patch(image))
-    cluster = kind.ensure(name, image=image, http_port=http_port, config_patch=patch)
+    # two workers, so the e2e tier's multi-node tests (spread, drain) run on it too
+    cluster = kind.ensure(name, image=image, http_port=http_port, config_patch=patch, nodes=3)
     traefik.ensure(cluster, traefik_image())
     registry_mod.connect(registry, cluster)
     kubeconfig.parent.mkdir(parents=True, exist_ok=True)

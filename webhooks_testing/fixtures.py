@@ -75,19 +75,26 @@ def app_images(local_registry, online_infra, pytestconfig) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def multi_node_release_values(local_registry_with_nodes, pytestconfig) -> dict:
+def multi_node_release_values(request, kind_cluster_with_nodes, pytestconfig) -> dict:
     """:func:`release_values` for ``kind_cluster_with_nodes``: the same images, pushed to the
-    same registry (connected to that cluster too), without creating the one-node cluster."""
+    same registry (connected to that cluster too), without creating the one-node cluster;
+    on an existing cluster (it is the same one) just :func:`release_values`."""
+    if not kind_cluster_with_nodes.kind:
+        return request.getfixturevalue("release_values")
+    local_registry_with_nodes = request.getfixturevalue("local_registry_with_nodes")
     online = deploy.registry_reachable()
     with visible(pytestconfig), sharing.locked("app-images"):
         return deploy.app_values(deploy.build_and_push(local_registry_with_nodes, online), online)
 
 
 @pytest.fixture(scope="module")
-def multi_node_traefik(kind_cluster_with_nodes, traefik_image, pytestconfig) -> str:
-    """Traefik in ``kind_cluster_with_nodes``; returns the URL its web entry point answers on."""
+def multi_node_traefik(request, kind_cluster_with_nodes, traefik_image, pytestconfig) -> str:
+    """Traefik in ``kind_cluster_with_nodes``; returns the URL its web entry point answers on
+    (on an existing cluster, the one its admin installed: :func:`traefik`)."""
     from chartest.cluster import traefik
 
+    if not kind_cluster_with_nodes.kind:
+        return request.getfixturevalue("traefik")
     with visible(pytestconfig), sharing.locked(f"traefik-{kind_cluster_with_nodes.name}"):
         traefik.ensure(kind_cluster_with_nodes, traefik_image)
     return kind_cluster_with_nodes.ingress_url

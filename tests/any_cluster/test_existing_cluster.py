@@ -2,7 +2,7 @@
 
     pytest tests/e2e --kubeconfig K --ingress-url U --image-registry R
 
-A second kind cluster stands in for the user's (made outside that session, with Traefik
+A second kind cluster of three nodes stands in for the user's (made outside that session, with Traefik
 installed and the registry connected by "its admin": webhooks_testing.existing_cluster);
 the whole e2e tier runs against it in a pytest of its own, which must pass with nothing
 skipped, and must leave the cluster as it found it: the same namespaces, helm releases,

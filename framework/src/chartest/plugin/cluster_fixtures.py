@@ -117,19 +117,38 @@ MULTI_NODE_CLEANUP = pytest.StashKey[bool]()
 @pytest.fixture(scope="module")
 def kind_cluster_with_nodes(request, pytestconfig):
     """A kind cluster of one control plane and two workers, ``<cluster_name>-multi`` on the
-    loopback port ``http_port + 1``, for tests that spread or drain: created once per session
+    loopback port ``http_port + 1``, for tests that spread or drain (with ``kubeconfig``: the
+    existing cluster itself, if it has two schedulable workers): created once per session
     (each module reuses it), from the same node image and config patch as ``kind_cluster``,
     shared by xdist workers (same lock and claim), deleted after the run's last test unless
     ``keep_cluster`` (the xdist controller deletes it, as it does ``kind_cluster``)."""
     s = settings_mod.of(pytestconfig)
     if s.kubeconfig:
-        unavailable("a test that needs a multi-node kind cluster cannot run on an existing cluster "
-                    f"(kubeconfig {s.kubeconfig} from {s.source('kubeconfig')})")
+        return _existing_cluster_with_workers(request, s, MULTI_NODE_COUNT - 1)
     name = multi_node_cluster_name(pytestconfig)
     cluster = _kind_cluster(request, name, s.http_port + 1, MULTI_NODE_COUNT)
     if not is_xdist_worker(pytestconfig) and not pytestconfig.stash.get(MULTI_NODE_CLEANUP, False):
         pytestconfig.stash[MULTI_NODE_CLEANUP] = True
         pytestconfig.add_cleanup(lambda: delete_cluster_if_ours(pytestconfig, name))
+    return cluster
+
+
+def _existing_cluster_with_workers(request, s, workers: int):
+    """On an existing cluster (``kubeconfig``), multi-node tests run on it when it has ``workers``
+    schedulable worker nodes (not the control plane, not cordoned); nothing is created."""
+    import json
+
+    cluster = request.getfixturevalue("kind_cluster")
+    try:
+        nodes = json.loads(cluster.kubectl("get", "nodes", "-o", "json", stdout_only=True))["items"]
+    except Exception as exc:  # noqa: BLE001
+        unavailable(f"cannot list the nodes of the existing cluster (kubeconfig {s.kubeconfig}): {exc}")
+    schedulable = [n["metadata"]["name"] for n in nodes
+                   if "node-role.kubernetes.io/control-plane" not in n["metadata"].get("labels", {})
+                   and not n.get("spec", {}).get("unschedulable")]
+    if len(schedulable) < workers:
+        unavailable(f"a multi-node test needs {workers} schedulable worker nodes; the existing cluster "
+                    f"(kubeconfig {s.kubeconfig} from {s.source('kubeconfig')}) has {len(schedulable)}")
     return cluster
 
 
