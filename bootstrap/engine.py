@@ -2,7 +2,10 @@
 
 On hosts whose capability bounding set lacks CAP_SYS_RESOURCE, ``--privileged``
 containers (and so kind nodes) fail; there the engine gets a runc wrapper that
-drops that one capability. The condition is detected, never assumed.
+drops that one capability. The condition is detected, never assumed. Every kind
+node runs its own systemd, kubelet and containerd, each taking inotify instances:
+the host's limits are raised to what kind's known-issues page recommends, or
+kube-proxy fails with "too many open files" once a few clusters run side by side.
 """
 
 from __future__ import annotations
@@ -112,8 +115,37 @@ def _install_wrapper() -> bool:
     return True
 
 
+INOTIFY_LIMITS = {"fs.inotify.max_user_instances": 512, "fs.inotify.max_user_watches": 524288}
+
+
+def ensure_inotify_limits(sysctl_root: Path = Path("/proc/sys")) -> None:
+    """Raise the host's inotify limits to kind's recommendation where they are lower (root only)."""
+    low = {}
+    for key, wanted in INOTIFY_LIMITS.items():
+        path = sysctl_root / key.replace(".", "/")
+        try:
+            current = int(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if current < wanted:
+            low[key] = (path, current, wanted)
+    if not low:
+        skip("inotify limits", "enough for several kind clusters")
+        return
+    hint = "as root: " + "; ".join(f"sysctl -w {k}={w}" for k, (_, _, w) in low.items())
+    if os.geteuid() != 0:
+        info(f"inotify limits are low for several kind clusters side by side ({hint})")
+        return
+    with step("raise inotify limits for kind nodes", hint):
+        for key, (path, current, wanted) in low.items():
+            path.write_text(str(wanted))
+            info(f"{key}: {current} -> {wanted}")
+
+
 def ensure_engine() -> None:
-    """Make ``docker`` answer, installing and starting the engine if this host allows."""
+    """Make ``docker`` answer, installing and starting the engine if this host allows
+    (and the host's inotify limits fit kind nodes)."""
+    ensure_inotify_limits()
     hint = "start a Docker engine yourself (or run as root on a Debian-like host so chartest can)"
     answers = engine_answers()
     needs_wrapper = _wrapper_needed() and can_install()

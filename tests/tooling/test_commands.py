@@ -137,3 +137,17 @@ def test_deep_merge_overrides_leaves_and_keeps_siblings():
 
 def test_split_tag_keeps_registry_ports():
     assert deploy.split_tag("localhost:5000/webhooks/api:1.2") == ("localhost:5000/webhooks/api", "1.2")
+
+
+def test_inotify_limits_are_raised_only_where_lower(tmp_path, monkeypatch):
+    """kind nodes need kind's recommended inotify limits; a higher limit is never lowered."""
+    from bootstrap import engine
+
+    inotify = tmp_path / "fs" / "inotify"
+    inotify.mkdir(parents=True)
+    (inotify / "max_user_instances").write_text("128\n")
+    (inotify / "max_user_watches").write_text("1048576\n")
+    monkeypatch.setattr(engine.os, "geteuid", lambda: 0)
+    engine.ensure_inotify_limits(tmp_path)
+    assert (inotify / "max_user_instances").read_text() == "512"
+    assert (inotify / "max_user_watches").read_text() == "1048576\n"
