@@ -17,18 +17,37 @@ from nats.errors import NoServersError
 
 from webhooks_testing.local_stack import Server, free_port, nats_server_binary, start_ferretdb, start_service
 
-PASSWORDS = {"NATS_API_PASSWORD": "api-secret-1", "NATS_WS_PASSWORD": "ws-secret-2"}
+# the api one is what nats-server reads as a number with a unit ("1E") when unquoted: a generated
+# password of this shape once stopped NATS in e2e
+PASSWORDS = {"NATS_API_PASSWORD": "1Ei5eYe57ktNhJzvZcdZo2sf64anlzTP", "NATS_WS_PASSWORD": "ws-secret-2"}
+SECRET = {"api_password": PASSWORDS["NATS_API_PASSWORD"], "ws_password": PASSWORDS["NATS_WS_PASSWORD"]}
+
+
+def _container_env(deployment) -> dict[str, str]:
+    """The NATS container's environment as the kubelet makes it: Secret keys read, ``$(VAR)`` expanded."""
+    env: dict[str, str] = {}
+    for var in deployment.container("nats")["env"]:
+        if "valueFrom" in var:
+            env[var["name"]] = SECRET[var["valueFrom"]["secretKeyRef"]["key"]]
+        else:
+            value = var["value"]
+            for name, known in env.items():
+                value = value.replace(f"$({name})", known)
+            env[var["name"]] = value
+    return env
 
 
 @pytest.fixture(scope="module")
 def nats_with_users(render, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("nats-users")
     conf = workdir / "nats.conf"
-    conf.write_text(render().get("ConfigMap", "nats-config")["data"]["nats.conf"])
+    chart = render()
+    conf.write_text(chart.get("ConfigMap", "nats-config")["data"]["nats.conf"])
     port = free_port()
     # flags after -c override the file's ports: a free one, loopback only, no monitor port
     server = Server("nats", [nats_server_binary(), "-c", conf, "-a", "127.0.0.1", "-p", str(port), "-m", "0"],
-                    port, workdir / "nats.log", f"nats://127.0.0.1:{port}", env=PASSWORDS)
+                    port, workdir / "nats.log", f"nats://127.0.0.1:{port}",
+                    env=_container_env(chart.get("Deployment", "nats")))
     server.start()
     yield server
     server.stop()

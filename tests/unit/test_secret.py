@@ -98,8 +98,11 @@ def test_nats_passwords_generated_apart(default):
     assert set(data) == {"api_password", "ws_password"}
     assert all(GENERATED.match(v) for v in data.values()) and data["api_password"] != data["ws_password"]
     env = default.get("Deployment", "nats").env("nats")
-    assert env["NATS_API_PASSWORD"] == {"secretKeyRef": {"name": "nats-credentials", "key": "api_password"}}
-    assert env["NATS_WS_PASSWORD"] == {"secretKeyRef": {"name": "nats-credentials", "key": "ws_password"}}
+    for user in ("api", "ws"):
+        var = f"NATS_{user.upper()}_PASSWORD"
+        assert env[f"{var}_RAW"] == {"secretKeyRef": {"name": "nats-credentials", "key": f"{user}_password"}}
+        # quoted by the kubelet, so nats.conf reads a string whatever the password looks like
+        assert env[var] == f'"$({var}_RAW)"'
 
 
 def test_explicit_nats_passwords(render):
