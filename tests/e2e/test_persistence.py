@@ -25,9 +25,13 @@ def persistent_app(request, kind_cluster, traefik, release_values):
         yield releases({"domain": domain}), domain
 
 
-def _mongo_pod(cluster, namespace: str) -> dict:
-    pods = json.loads(cluster.kubectl("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/component=mongo",
+def _mongo_pods(cluster, namespace: str) -> list[dict]:
+    return json.loads(cluster.kubectl("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/component=mongo",
                                       "-o", "json", stdout_only=True))["items"]
+
+
+def _mongo_pod(cluster, namespace: str) -> dict:
+    pods = _mongo_pods(cluster, namespace)
     assert len(pods) == 1, f"expected one mongo pod, got {[p['metadata']['name'] for p in pods]}"
     return pods[0]
 
@@ -52,10 +56,11 @@ def test_data_survives_deleting_the_mongo_pod(persistent_app, kind_cluster, make
     kind_cluster.kubectl("-n", release.namespace, "delete", "pod", "-l", "app.kubernetes.io/component=mongo",
                          "--wait=true", timeout=120)
     deadline = time.monotonic() + 180
-    while True:
-        pod = _mongo_pod(kind_cluster, release.namespace)
-        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
-        if pod["metadata"]["uid"] != old and ready:
+    while True:  # none for a moment, until the StatefulSet controller makes the new one
+        pods = _mongo_pods(kind_cluster, release.namespace)
+        ready = len(pods) == 1 and any(c["type"] == "Ready" and c["status"] == "True"
+                                       for c in pods[0]["status"].get("conditions", []))
+        if ready and pods[0]["metadata"]["uid"] != old:
             break
         assert time.monotonic() < deadline, "mongo was not back and Ready within 180 s"
         time.sleep(2)
