@@ -52,6 +52,20 @@ def test_workers_share_one_run_id_and_whole_cluster_tests_share_one_worker(proje
     assert runs[0][0]["run"] != runs[1][0]["run"], "two runs must not share a run id"
 
 
+def test_a_pytest_inside_a_pytest_does_not_inherit_its_run(project, tmp_path, monkeypatch):
+    """A parent's run id in the environment (it owns a cluster) is not the inner run's: an inner
+    xdist controller that inherited it deleted the parent's cluster at its end."""
+    project.chart("minimal")
+    project.ini(chartest_chart="minimal")
+    project.test(RECORDING_TESTS)
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv("RECORD", str(record))
+    monkeypatch.setenv(sharing.RUN_ID_ENV, "the-parent-run")
+    project.run("-n", "2", "-p", "xdist").assert_outcomes(passed=12)
+    runs = {r["run"] for r in _records(record)}
+    assert len(runs) == 1 and "the-parent-run" not in runs, runs
+
+
 def test_an_explicit_dist_mode_is_kept(project, tmp_path, monkeypatch):
     """Only the default ``load`` becomes ``loadgroup``; a user's ``--dist each`` stays."""
     project.chart("minimal")

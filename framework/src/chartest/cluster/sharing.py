@@ -29,6 +29,12 @@ from .. import state
 RUN_ID_ENV = "CHARTEST_RUN_ID"
 
 
+def start_run() -> str:
+    """A new run id for this process and the xdist workers it spawns afterwards."""
+    os.environ[RUN_ID_ENV] = uuid.uuid4().hex
+    return os.environ[RUN_ID_ENV]
+
+
 def run_id() -> str:
     """This run's id, made once by the first process and inherited by xdist workers."""
     if not os.environ.get(RUN_ID_ENV):

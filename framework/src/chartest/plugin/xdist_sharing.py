@@ -25,7 +25,9 @@ def configure(config) -> None:
         # a worker parses the command line again, without the controller's switch: it is told
         config.option.loadgroup = config.workerinput.get("chartest_dist") == "loadgroup"
         return
-    sharing.run_id()
+    # a new run, even when a parent pytest's id is in the environment (chartest's self-tests run
+    # pytest inside pytest): inheriting it, an inner run would own and delete the parent's cluster
+    sharing.start_run()
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"
 
