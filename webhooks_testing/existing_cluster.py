@@ -86,7 +86,7 @@ def _node_images(node: str) -> set[str]:
 
 
 def snapshot(cluster: Cluster, kind_name: str) -> State:
-    nodes = registry_mod.kind_nodes(kind_name)
+    nodes = kind.node_containers(kind_name)
     containers = {n: run(["docker", "inspect", "--format", "{{.Id}}", n]).strip() for n in nodes}
     return State(
         namespaces=_names(cluster, "namespaces"),

@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from .. import tools
+from . import kind
 from ..progress import info, skip, step
 from ..shell import CommandError, run
 
@@ -166,11 +167,6 @@ def hosting_configmap(registry: Registry) -> dict:
                 "help": "https://kind.sigs.k8s.io/docs/user/local-registry/"}, sort_keys=False)}}
 
 
-def kind_nodes(cluster_name: str) -> list[str]:
-    out = run([tools.find("kind"), "get", "nodes", "--name", cluster_name])
-    return [line.strip() for line in out.splitlines() if line.strip()]
-
-
 def connect(registry: Registry, cluster) -> None:
     """Make every node of the kind ``cluster`` pull ``registry.host`` from the registry container."""
     if not registry.container:
@@ -182,7 +178,10 @@ def connect(registry: Registry, cluster) -> None:
             run(["docker", "network", "connect", KIND_NETWORK, registry.container])
         toml = hosts_toml(registry)
         host_dir = f"{CERTS_DIR}/{registry.host}"
-        for node in kind_nodes(cluster.name):
+        nodes = kind.node_containers(cluster.name)
+        if not nodes:
+            raise RuntimeError(f"kind cluster {cluster.name} has no nodes to connect {registry.host} to")
+        for node in nodes:
             config = run(["docker", "exec", node, "cat", "/etc/containerd/config.toml"])
             if "config_path" not in config:
                 raise RuntimeError(
