@@ -32,6 +32,27 @@ def test_render_only_run_does_not_import_kubernetes(project):
     project.run("-p", "no:helm-charts").assert_outcomes(passed=1)
 
 
+def test_chartest_modules_are_imported_without_assertion_rewriting(project):
+    """pytest would rewrite (and, under PYTHONDONTWRITEBYTECODE=1, parse and compile again on
+    every run) each chartest module; chartest opts its modules out, test files stay rewritten."""
+    project.chart("minimal")
+    project.ini(chartest_chart="minimal")
+    project.test("""
+        import sys
+
+        def rewritten(module):
+            return type(module.__loader__).__name__ == "AssertionRewritingHook"
+
+        def test_render(render):
+            render()
+            chartest_modules = [sys.modules[n] for n in ("chartest.plugin.render_fixtures", "chartest.render.helm",
+                                                         "chartest.render.manifests", "chartest.settings")]
+            assert not [m.__name__ for m in chartest_modules if rewritten(m)]
+            assert rewritten(sys.modules[__name__])
+    """)
+    project.run().assert_outcomes(passed=1)
+
+
 def _plugin_import_seconds(pycache: Path) -> float:
     """Cumulative import time of chartest.plugin once pytest is loaded (as in a pytest run), with
     bytecode cached as in a user's install (this machine's shells disable bytecode writing)."""

@@ -160,6 +160,49 @@ def test_results_and_errors_are_the_clis(tool_dirs, built_engine, failing_chart,
     same(engine, cli)
 
 
+WITH_SUBCHART = {
+    "Chart.yaml": "apiVersion: v2\nname: parent\nversion: 0.1.0\n",
+    "values.yaml": "sub: {port: 80}\n",
+    "values.schema.json": '{"type": "object", "properties": {"sub": {"type": "object"}}}',
+    "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n",
+    "charts/sub/Chart.yaml": "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+    "charts/sub/values.yaml": "port: 80\n",
+    "charts/sub/values.schema.json": '{"type": "object", "properties": {"port": {"type": "integer", "maximum": 65535}}}',
+    "charts/sub/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {port: '{{ .Values.port }}'}\n",
+}
+EXTERNAL_REF = {
+    "Chart.yaml": "apiVersion: v2\nname: external\nversion: 0.1.0\n",
+    "values.yaml": "port: 80\n",
+    "values.schema.json": '{"type": "object", "properties": {"port": {"$ref": "port.schema.json"}}}',
+    "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: e}\n",
+}
+
+
+@pytest.mark.parametrize("files,kw", [
+    (WITH_SUBCHART, {}),
+    (WITH_SUBCHART, {"values": {"sub": {"port": 70000}}}),
+    (WITH_SUBCHART, {"values": {"sub": "not a map"}}),
+    (EXTERNAL_REF, {}),
+    (EXTERNAL_REF, {"values": {"port": "x"}}),
+], ids=["subchart-ok", "subchart-violation", "subchart-not-a-map", "external-ref", "external-ref-bad-value"])
+def test_values_schema_checks_are_the_clis(tool_dirs, built_engine, tmp_path, files, kw):
+    """The engine checks values against a schema it compiled once and lets helm skip its own check
+    only where that is exact (no dependencies, a self-contained schema); the rest is helm's check."""
+    engine, cli = both(write_chart(tmp_path / "chart", files), **kw)
+    same(engine, cli)
+
+
+def test_the_engine_compiles_a_values_schema_once_per_process(tool_dirs, built_engine, failing_chart):
+    """Many renders of one chart answer as the CLI does, before and after a schema violation."""
+    jobs = [_Job(failing_chart, keyed=False, values={"mode": mode, "name": f"n{i}"})
+            for i, mode in enumerate(["ok", "neither", "ok", "fail", "ok", "neither"])]
+    engine = renderers.EngineRenderer(fallback=None)
+    results = [f.result() for f in [engine.submit(job) for job in jobs]]
+    for job, result in zip(jobs, results):
+        same(result, renderers.CliRenderer().render(job))
+    assert [r["ok"] for r in results] == [True, False, True, False, True, False]
+
+
 def test_concurrent_renders_keep_their_own_warnings_and_order(tool_dirs, built_engine, failing_chart):
     """A batch sent at once renders on every core; answers come in order, warnings with their render."""
     jobs = [_Job(failing_chart, keyed=False, values={"mode": "fail", "name": {"a": i}} if i % 2 else {"name": f"n{i}"})

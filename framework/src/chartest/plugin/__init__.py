@@ -11,8 +11,31 @@ import sys
 
 import pytest
 
-from .. import settings as settings_mod
-from .cluster_fixtures import (  # noqa: F401 - fixtures and hooks, registered by name
+
+def _import_without_assertion_rewriting() -> None:
+    """Import chartest's own modules as plain Python, not through pytest's assertion rewriting.
+
+    pytest rewrites the asserts of every module of a plugin's distribution, and caches the result
+    in bytecode files of its own, which it cannot write where ``PYTHONDONTWRITEBYTECODE=1`` (common
+    in CI images): there, each run parses and compiles every chartest module again (~30 ms for a
+    render-only run). chartest's checks word their own failures, so they need no rewriting. Only
+    the marks pytest put on chartest are removed; if pytest's hook changes shape, nothing happens.
+    """
+    for finder in sys.meta_path:
+        marked = getattr(finder, "_must_rewrite", None)
+        if type(finder).__name__ != "AssertionRewritingHook" or not isinstance(marked, set):
+            continue
+        marked.difference_update({"chartest", __name__})
+        decided = getattr(finder, "_marked_for_rewrite_cache", None)
+        if isinstance(decided, dict):
+            for name in [n for n in decided if n == "chartest" or n.startswith("chartest.")]:
+                del decided[name]
+
+
+_import_without_assertion_rewriting()
+
+from .. import settings as settings_mod  # noqa: E402 - after the rewriting opt-out above
+from .cluster_fixtures import (  # noqa: F401,E402 - fixtures and hooks, registered by name
     browser_page,
     helm_release,
     kind_cluster,
@@ -31,15 +54,15 @@ from .cluster_fixtures import (  # noqa: F401 - fixtures and hooks, registered b
     traefik,
     traefik_image,
 )
-from . import coverage_plugin, xdist_sharing
-from .gate_fixtures import release_gate  # noqa: F401 - fixture, registered by name
-from .routing_fixtures import (  # noqa: F401 - fixtures, registered by name
+from . import coverage_plugin, xdist_sharing  # noqa: E402
+from .gate_fixtures import release_gate  # noqa: F401,E402 - fixture, registered by name
+from .routing_fixtures import (  # noqa: F401,E402 - fixtures, registered by name
     assert_traefik_agrees,
     local_traefik,
     routing_lints,
     routing_table,
 )
-from .render_fixtures import (  # noqa: F401 - fixtures and hooks, registered by name
+from .render_fixtures import (  # noqa: F401,E402 - fixtures and hooks, registered by name
     MISSING_TOOLS,
     assert_deterministic,
     assert_restricted,

@@ -25,7 +25,6 @@ var errUnsure = errors.New("not representable as PyYAML would parse it")
 var (
 	docSplit  = regexp.MustCompile(`(?m)^---\s*$`)
 	sourceRe  = regexp.MustCompile(`(?m)^# Source: (.+)$`)
-	tagRe     = regexp.MustCompile(`(^|[\s,\[\{:-])!`)
 	boolRe    = regexp.MustCompile(`^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$`)
 	trueWords = map[string]bool{"yes": true, "Yes": true, "YES": true, "true": true, "True": true, "TRUE": true,
 		"on": true, "On": true, "ON": true}
@@ -56,7 +55,7 @@ func documents(stream string) ([]document, error) {
 		if strings.TrimSpace(chunk) == "" {
 			continue
 		}
-		if tagRe.MatchString(chunk) {
+		if mayHaveTag(chunk) {
 			return nil, errUnsure // an explicit tag, or a "!" where one might be: Python decides
 		}
 		source := ""
@@ -203,8 +202,31 @@ func write(b *bytes.Buffer, n *yaml.Node) error {
 	return nil
 }
 
+// mayHaveTag reports a "!" at the start or after whitespace or one of ",[{:-": where YAML
+// could read a tag.
+func mayHaveTag(chunk string) bool {
+	for i := strings.IndexByte(chunk, '!'); i >= 0; {
+		if i == 0 || strings.IndexByte("\t\n\f\r ,[{:-", chunk[i-1]) >= 0 {
+			return true
+		}
+		next := strings.IndexByte(chunk[i+1:], '!')
+		if next < 0 {
+			return false
+		}
+		i += next + 1
+	}
+	return false
+}
+
+// resolverStarts are the first characters PyYAML's implicit resolvers are registered for
+// (resolver.py): a plain scalar starting otherwise is a string, no expression tried.
+const resolverStarts = "yYnNtTfFoO-+.0123456789<~="
+
 // scalarKind is PyYAML's implicit resolution of a plain scalar (resolver.py, in its order).
 func scalarKind(v string) string {
+	if v != "" && strings.IndexByte(resolverStarts, v[0]) < 0 {
+		return "str"
+	}
 	switch {
 	case boolRe.MatchString(v):
 		return "bool"

@@ -29,6 +29,22 @@ func (l *logRouter) collect(buf *bytes.Buffer) func() {
 	}
 }
 
+// discard drops this goroutine's log lines until the returned function restores where they went.
+func (l *logRouter) discard() func() {
+	id := goroutineID()
+	l.mu.Lock()
+	previous, had := l.buffers[id]
+	delete(l.buffers, id)
+	l.mu.Unlock()
+	return func() {
+		if had {
+			l.mu.Lock()
+			l.buffers[id] = previous
+			l.mu.Unlock()
+		}
+	}
+}
+
 func (l *logRouter) Write(p []byte) (int, error) {
 	id := goroutineID()
 	l.mu.Lock()

@@ -155,6 +155,9 @@ func (r *renderer) template(req *request, stderr io.Writer) (string, error) {
 	} else {
 		client.Namespace = r.settings.Namespace()
 	}
+	if !client.SkipSchemaValidation && valuesSchemas.valuesPass(chrt, vals) {
+		client.SkipSchemaValidation = true // checked against the compiled schema (values_schema.go)
+	}
 	rel, err := client.Run(chrt, vals)
 	if err != nil {
 		if rel != nil {
