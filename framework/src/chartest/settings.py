@@ -51,9 +51,9 @@ class Setting:
 def _chart_name(s: "Settings") -> str:
     """The release defaults to the chart's own name, like ``helm install <name> ./<name>``."""
     try:
-        import yaml
+        from . import yamlload
 
-        return str(yaml.safe_load((s.chart / "Chart.yaml").read_text())["name"])
+        return str(yamlload.load((s.chart / "Chart.yaml").read_text())["name"])
     except Exception:  # noqa: BLE001 - no chart yet: the chart fixture says so
         return "release"
 

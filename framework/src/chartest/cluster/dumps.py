@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import tools
+from .. import tools, yamlload
 from ..shell import run
 from .kind import Cluster
 
@@ -35,7 +35,7 @@ def _group(api_version: str) -> str:
 def manifest_objects(manifest: str) -> list[dict]:
     """The objects of a helm manifest (``List`` kinds unrolled)."""
     out = []
-    for doc in yaml.safe_load_all(manifest):
+    for doc in yamlload.load_all(manifest):
         if not isinstance(doc, dict) or not doc.get("kind"):
             continue
         if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):

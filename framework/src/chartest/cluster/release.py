@@ -19,7 +19,7 @@ from typing import Callable
 
 import yaml
 
-from .. import tools
+from .. import tools, yamlload
 from ..shell import CommandError, run
 from .kind import Cluster, deep_merge
 
@@ -64,11 +64,11 @@ class Release:
         self.helm("rollback", self.name, str(revision), "--wait", "--timeout", timeout)
 
     def history(self) -> list[dict]:
-        return yaml.safe_load(self.helm("history", self.name, "-o", "yaml", stdout_only=True))
+        return yamlload.load(self.helm("history", self.name, "-o", "yaml", stdout_only=True))
 
     def manifest(self) -> list[dict]:
         """The resources helm installed for the current revision."""
-        return [d for d in yaml.safe_load_all(self.helm("get", "manifest", self.name, stdout_only=True)) if d]
+        return [d for d in yamlload.load_all(self.helm("get", "manifest", self.name, stdout_only=True)) if d]
 
     def uninstall(self) -> None:
         self.helm("uninstall", self.name, "--wait", check=False)

@@ -16,7 +16,7 @@ import subprocess
 
 import yaml
 
-from .. import gomod, pins, tools
+from .. import gomod, pins, tools, yamlload
 from ..progress import info, step
 from ..shell import CommandError, run
 from .kind import INGRESS_NODE_PORT, Cluster
@@ -41,13 +41,13 @@ def crd_documents() -> list[dict]:
     """Traefik's CRDs and RBAC rules from the pinned Traefik Go module."""
     module = gomod.module_dir("github.com/traefik/traefik/v3", pins.get("traefik.version"))
     ref = module / "docs/content/reference/dynamic-configuration"
-    return [d for d in yaml.safe_load_all((ref / "kubernetes-crd-definition-v1.yml").read_text()) if d]
+    return [d for d in yamlload.load_all((ref / "kubernetes-crd-definition-v1.yml").read_text()) if d]
 
 
 def cluster_role_rules() -> list[dict]:
     module = gomod.module_dir("github.com/traefik/traefik/v3", pins.get("traefik.version"))
     rbac = module / "docs/content/reference/dynamic-configuration/kubernetes-crd-rbac.yml"
-    for doc in yaml.safe_load_all(rbac.read_text()):
+    for doc in yamlload.load_all(rbac.read_text()):
         if doc and doc.get("kind") == "ClusterRole":
             return doc["rules"]
     raise RuntimeError(f"no ClusterRole in {rbac.name}")

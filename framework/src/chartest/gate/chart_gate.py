@@ -16,6 +16,7 @@ from typing import Sequence
 
 import yaml
 
+from .. import yamlload
 from . import gitref
 from .lint import LintResult, helm_lint
 from .semver import SemVer, SemVerError
@@ -195,7 +196,7 @@ class ChartGate:
 
 def _version_of(chart_yaml_text: str, where) -> SemVer:
     try:
-        raw = (yaml.safe_load(chart_yaml_text) or {}).get("version")
+        raw = (yamlload.load(chart_yaml_text) or {}).get("version")
     except yaml.YAMLError as err:
         raise GateFailure(f"{where} is not valid YAML: {err}") from None
     if raw is None:

@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
 
 from .. import settings as settings_mod
+from .. import yamlload
 from .chart_gate import DEFAULTS_LABEL, GateFailure, ValuesSet
 from ..render.helm import RenderError
 from .gitref import GitError
@@ -72,7 +72,7 @@ def test_upgrade_safety(release_gate, values_set):
 
 @pytest.fixture(scope="session")
 def chart_meta(pytestconfig) -> dict:
-    return yaml.safe_load((settings_mod.of(pytestconfig).chart / "Chart.yaml").read_text())
+    return yamlload.load((settings_mod.of(pytestconfig).chart / "Chart.yaml").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +91,7 @@ def test_chart_package(packaged_chart, chart_meta):
     assert packaged_chart.name == f"{chart_meta['name']}-{chart_meta['version']}.tgz"
     with tarfile.open(packaged_chart) as archive:
         names = archive.getnames()
-        packed = yaml.safe_load(archive.extractfile(f"{chart_meta['name']}/Chart.yaml"))
+        packed = yamlload.load(archive.extractfile(f"{chart_meta['name']}/Chart.yaml"))
     assert packed["version"] == chart_meta["version"]
     assert any(n.startswith(f"{chart_meta['name']}/templates/") for n in names), names
 
@@ -108,6 +108,6 @@ def test_chart_push(packaged_chart, chart_meta, request):
     pushed = push_chart(packaged_chart, oci_registry)
     print(f"pushed {pushed.ref} --version {pushed.version} ({pushed.digest})")
     assert pushed.version == chart_meta["version"]
-    shown = yaml.safe_load(run([find("helm"), "show", "chart", pushed.ref, *pushed.install_flags(oci_registry)],
+    shown = yamlload.load(run([find("helm"), "show", "chart", pushed.ref, *pushed.install_flags(oci_registry)],
                                stdout_only=True))
     assert (shown["name"], shown["version"]) == (chart_meta["name"], chart_meta["version"])

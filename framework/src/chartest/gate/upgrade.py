@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
+from .. import yamlload
 
 __all__ = ["Finding", "compare_manifests", "removed_value_keys", "UPGRADE_BLOCKING"]
 
@@ -295,7 +295,7 @@ def removed_value_keys(base_chart: Path, current_chart: Path) -> list[Finding]:
     rejects): a user's values file that sets them breaks on upgrade."""
     def load(chart: Path) -> dict:
         p = Path(chart) / "values.yaml"
-        return (yaml.safe_load(p.read_text()) or {}) if p.is_file() else {}
+        return (yamlload.load(p.read_text()) or {}) if p.is_file() else {}
 
     old, new = load(base_chart), load(current_chart)
     schema_file = Path(current_chart) / "values.schema.json"

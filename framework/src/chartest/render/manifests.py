@@ -8,20 +8,11 @@ JSONPath-like :meth:`Resource.path` plus typed helpers for pod-bearing objects.
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any, Iterable, Iterator
 
+from .. import yamlload
+
 __all__ = ["Manifests", "Resource", "PathError", "parse_manifests", "POD_SPEC_PATHS", "short_label"]
-
-
-
-@cache
-def _safe_loader():
-    """libyaml's loader when PyYAML was built with it (the wheels are): same safe semantics, about
-    ten times faster. Imported on first parse: a run served from the render cache needs no YAML."""
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Where the pod spec lives, per kind.
 POD_SPEC_PATHS = {
@@ -308,9 +299,7 @@ class Manifests(list):
 
 
 def _yaml_load(doc: str) -> Any:
-    import yaml
-
-    return yaml.load(doc, Loader=_safe_loader())
+    return yamlload.load(doc)
 
 
 def parse_manifests(text: str) -> Manifests:

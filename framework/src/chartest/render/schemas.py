@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
 from jsonschema import Draft202012Validator
+
+from .. import yamlload
 
 __all__ = ["SchemaViolation", "SchemaSet", "SchemaError"]
 
@@ -110,7 +111,7 @@ def _k8s_defs(spec_dir: Path) -> tuple[dict, dict]:
 
 def _crd_defs(crd_file: Path) -> tuple[dict, dict]:
     defs, index = {}, {}
-    for crd in yaml.safe_load_all(crd_file.read_text()):
+    for crd in yamlload.load_all(crd_file.read_text()):
         if not crd or crd.get("kind") != "CustomResourceDefinition":
             continue
         group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]

@@ -87,9 +87,9 @@ def _table(args):
 
 
 def _chart_name(chart: Path) -> str:
-    import yaml
+    from .. import yamlload
 
-    return str(yaml.safe_load((chart / "Chart.yaml").read_text()).get("name") or "release")
+    return str(yamlload.load((chart / "Chart.yaml").read_text()).get("name") or "release")
 
 
 def _request(args):
