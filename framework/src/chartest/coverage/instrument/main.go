@@ -280,7 +280,7 @@ func (f *file) hoist(pipe *parse.PipeNode, lazy bool) string {
 		case "include", "tpl":
 			v := f.in.newVar()
 			pre.WriteString(fmt.Sprintf("{{%s := %s}}", v, stagesString(pipe.Cmds[:ci+1])))
-			pre.WriteString(fmt.Sprintf(`{{regexFindAll %q %s -1 | uniq | join ""}}`, markerRegexp, v))
+			pre.WriteString(fmt.Sprintf(`{{regexFindAll %q %s -1 | join ""}}`, markerRegexp, v))
 			strip := &parse.CommandNode{NodeType: parse.NodeCommand, Pos: cmd.Pos, Args: []parse.Node{
 				ident("regexReplaceAll"), str(markerRegexp), variable(v), str("")}}
 			pipe.Cmds = append([]*parse.CommandNode{strip}, pipe.Cmds[ci+1:]...)
@@ -430,7 +430,7 @@ func (in *instrumenter) instrumentTemplate(rel, helmName, text string, topLevel 
 		f.out.WriteString(reportStart)
 		f.out.WriteString(fmt.Sprintf("{{- %sout := include %q $ -}}\n", varPrefix, body))
 		f.out.WriteString(fmt.Sprintf("apiVersion: chartest.local/v1\nkind: %s\nmetadata:\n  name: %q\n", coverageKind, rel))
-		f.out.WriteString(fmt.Sprintf(`probes: {{regexFindAll %q %sout -1 | uniq | join "" | quote}}`+"\n", markerRegexp, varPrefix))
+		f.out.WriteString(fmt.Sprintf(`probes: {{regexFindAll %q %sout -1 | join "" | quote}}`+"\n", markerRegexp, varPrefix))
 	} else if topLevel {
 		// a top-level template holding only defines still reports that it ran
 		p := in.probe(Probe{File: rel, Kind: "file", Line: 1})
