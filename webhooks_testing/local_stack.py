@@ -229,6 +229,17 @@ def ferretdb_binary(version: str | None = None) -> Path:
     return binary
 
 
+# WAL is FerretDB's default journal; synchronous=NORMAL drops the fsync from every commit
+# (WAL syncs at checkpoints instead): the database stays consistent on a crash, a power loss
+# can undo the last commits. The chart's FerretDB gets the same setting (chart/templates/mongo.yaml).
+FERRETDB_SQLITE_QUERY = "?_pragma=synchronous(normal)"
+
+
+def ferretdb_sqlite_url(data: Path) -> str:
+    """FerretDB's ``--sqlite-url`` for the data directory ``data``."""
+    return f"file:{data}/{FERRETDB_SQLITE_QUERY}"
+
+
 def start_ferretdb(workdir: Path, port: int | None = None, database: str = "webhooks",
                    env: Mapping[str, str] | None = None) -> Server:
     """Start FerretDB (SQLite backend, data in ``workdir/ferretdb``) on a free port.
@@ -240,7 +251,7 @@ def start_ferretdb(workdir: Path, port: int | None = None, database: str = "webh
     data = Path(workdir) / "ferretdb"
     data.mkdir(parents=True, exist_ok=True)
     argv = [
-        ferretdb_binary(), "--handler=sqlite", f"--sqlite-url=file:{data}/",
+        ferretdb_binary(), "--handler=sqlite", f"--sqlite-url={ferretdb_sqlite_url(data)}",
         f"--listen-addr=127.0.0.1:{port}", f"--state-dir={data}",
         f"--debug-addr=127.0.0.1:{free_port()}", "--telemetry=disable",
         "--log-level=WARN", "--log-format=json",
