@@ -8,7 +8,7 @@ waits until the server actually answers. No mocks.
 * :func:`start_ferretdb` -- FerretDB (pinned ``infra.ferretdb``) on its SQLite
   backend, speaking the MongoDB wire protocol. The binary is built once from the
   Go module proxy by :func:`ferretdb_binary` and cached under
-  ``.state/build/ferretdb/<version>/``.
+  ``.state/build/ferretdb/<version>+<FERRETDB_BUILD_TAG>/`` (patched: see :data:`FERRETDB_PATCHES`).
 * :func:`start_service` -- ``python -m webhooks api|ws|www``.
 * :class:`Stack` -- all of the above wired together (context manager).
 
