@@ -373,7 +373,9 @@ async def _maintenance(app: Starlette) -> None:
             expired = await store.expire(retention)
             for gone in expired:
                 await announce_closed(app, gone["id"])
-            purged = await store.purge_deleted()
+            purged = 0
+            while batch := await store.purge_deleted():  # a backlog is worked off now, budget by budget
+                purged += batch
             if expired or purged:
                 log.info("retention cleanup", webhooks=len(expired), payloads=purged,
                          retention_days=settings.retention_days)

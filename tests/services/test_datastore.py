@@ -10,6 +10,7 @@ import asyncio
 from datetime import timedelta
 
 import requests
+from pymongo import MongoClient
 
 from webhooks.store import Store, now, payload_id
 
@@ -76,3 +77,22 @@ def test_hot_queries_have_indexes(stack):
     assert dict(webhooks["created_at"]) == {"created_at": 1}         # retention's cutoff query
     assert dict(webhooks["name_unique"]) == {"name": 1}
     assert dict(payloads["webhook_id_created_at"]) == {"webhook_id": 1, "created_at": -1}
+
+
+def test_id_lookups_are_index_searches_on_ferretdb(stack):
+    """The FerretDB build's patch: a find, update or delete by ``_id`` searches the ``_id`` index.
+
+    FerretDB 1.24 as published scans the table (``SCAN``) for every ``_id`` lookup, so each
+    point read costs time proportional to the collection's size.
+    """
+    db = MongoClient(stack.mongo.url).get_default_database()
+    probe = db["explain_probe"]
+    try:
+        probe.insert_many([{"_id": f"p{i}", "v": i} for i in range(50)])
+        point = db.command("explain", {"find": probe.name, "filter": {"_id": "p7"}}, verbosity="queryPlanner")
+        listed = db.command("explain", {"find": probe.name, "filter": {"v": 7}}, verbosity="queryPlanner")
+    finally:
+        probe.drop()
+    assert point["filterPushdown"] is True
+    assert any("USING INDEX" in step for step in point["queryPlanner"]["Plan"]), point["queryPlanner"]
+    assert not any("USING INDEX" in step for step in listed["queryPlanner"]["Plan"])  # the probe tells them apart

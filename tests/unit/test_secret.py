@@ -55,6 +55,14 @@ def test_ferretdb_gets_scram_auth_and_its_setup_user(render):
     assert not any(k.startswith("MONGO_INITDB") for k in env)
 
 
+def test_ferretdb_keeps_its_sqlite_files_in_the_data_volume_without_an_fsync_per_commit(render):
+    """The data path is the volume's, WAL (FerretDB's default) with synchronous=NORMAL."""
+    env = render({"mongo": {"flavor": "ferretdb"}}).get("StatefulSet", "mongo").env("mongo")
+    assert env["FERRETDB_SQLITE_URL"] == "file:/data/db/?_pragma=synchronous(normal)"
+    env = render({"mongo": {"flavor": "ferretdb", "dataPath": "/state/"}}).get("StatefulSet", "mongo").env("mongo")
+    assert env["FERRETDB_SQLITE_URL"] == "file:/state/?_pragma=synchronous(normal)"
+
+
 def test_explicit_password_and_user(render):
     m = render({"mongo": {"auth": {"username": "app", "password": "s3cret-pw", "authSource": "webhooks"}}})
     assert secret_url(m) == "mongodb://app:s3cret-pw@mongo:27017/webhooks?authSource=webhooks"
