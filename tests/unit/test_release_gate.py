@@ -4,23 +4,30 @@ merge-base with main, HEAD~1 on main), and the `helm test` hook pod the chart sh
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 
+from chartest import state
 from chartest.gate import ValuesSet, compare_manifests
 from chart_data import FEATURE_SETS, SEED_VALUES
 
 
 @pytest.fixture(scope="module")
-def values_sets(tmp_path_factory) -> dict[str, ValuesSet]:
-    """The chart's defaults, the seed's values file and every feature set, each as a values file."""
-    d = tmp_path_factory.mktemp("values")
+def values_sets() -> dict[str, ValuesSet]:
+    """The chart's defaults, the seed's values file and every feature set, each as a values file.
+
+    The feature sets' files are named by their content in the state directory's cache, so the
+    same values keep the same path from run to run and lint and renders come from the cache."""
+    d = state.cache_dir() / "values-files"
     sets = {"defaults": ValuesSet("chart defaults"), "seed": ValuesSet(str(SEED_VALUES), (SEED_VALUES,))}
     for name, values in FEATURE_SETS.items():
         if values:
-            path = d / f"{name}.json"   # JSON is YAML, and keeps helm's YAML 1.1 from reading y/n as booleans
-            path.write_text(json.dumps(values))
+            text = json.dumps(values)   # JSON is YAML, and keeps helm's YAML 1.1 from reading y/n as booleans
+            path = d / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+            if not path.is_file():
+                state.write_atomic(path, text)
             sets[name] = ValuesSet(f"feature set {name}", (path,))
     return sets
 
