@@ -189,3 +189,47 @@ def test_traefik_answers_hit_without_starting_it_and_miss_on_any_change(own_stat
     assert [o.service for o in other_binary.ask_all(requests)] == answers
     assert starts() == before + 4
     other_binary.stop()
+
+
+# ---------------------------------------------------------------------------------- upgrade from the base ref
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo, check=True,
+                   capture_output=True)
+
+
+def test_upgrade_comparison_hit_skips_it_and_base_chart_or_values_changes_miss(own_state, tmp_path):
+    from chartest.gate import chart_gate
+
+    repo = tmp_path / "repo"
+    chart = write_chart(repo / "chart")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "base")
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({"port": 81}))
+    vs = chart_gate.ValuesSet(str(values), (values,))
+    compared = lambda: chart_gate.upgrade_stats["upgrade_comparisons"]  # noqa: E731
+
+    def findings(base_ref: str = "HEAD") -> list:
+        new_session()
+        chart_gate.upgrade_cache.clear_memory()
+        gate = chart_gate.ChartGate(chart, base_ref)
+        try:
+            return [(f.check, f.ref) for f in gate.upgrade_findings(vs)]
+        finally:
+            gate.close()
+
+    before = compared()
+    assert findings() == [] and compared() == before + 1
+    assert findings() == [] and compared() == before + 1, "a hit compares nothing"
+
+    (chart / "templates" / "cm.yaml").write_text(CHART["templates/cm.yaml"].replace("ConfigMap", "Secret"))
+    assert findings() == [("removed-resource", "ConfigMap/small")] and compared() == before + 2, "chart edit"
+    values.write_text(json.dumps({"port": 82}))
+    assert findings() == [("removed-resource", "ConfigMap/small")] and compared() == before + 3, "values edit"
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "secret")
+    assert findings() == [] and compared() == before + 4, "another base commit"
+    assert findings("HEAD~1") == [("removed-resource", "ConfigMap/small")] and compared() == before + 4, \
+        "the first base commit again: its comparison is kept"
