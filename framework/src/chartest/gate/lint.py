@@ -118,7 +118,7 @@ def helm_lint(chart_dir: str | Path, values_files: Sequence[str | Path] = (), *,
     files = [Path(f).resolve() for f in values_files]
     key = key_of({"linter": renderers.chosen().identity(), "chart": str(chart_dir.resolve()),
                   "digest": helm.content_digest(chart_dir.resolve()),
-                  "values_files": [[str(f), helm.content_digest(f)] for f in files],
+                  "values_files": [[str(f), _digest(f)] for f in files],
                   "kube_version": kube_version, "strict": strict}) if cache else ""
     answer = lint_cache.get(key) if cache else None
     if answer is None:
@@ -131,6 +131,16 @@ def helm_lint(chart_dir: str | Path, values_files: Sequence[str | Path] = (), *,
     # findings are on stdout; stderr has helm's summary and Go's coalesce warnings
     return LintResult(chart_dir, shown, answer["returncode"], answer["stdout"] + answer["stderr"],
                       parse_lint_output(answer["stdout"], shown))
+
+
+def _digest(values_file: Path) -> str:
+    """A values file's content digest, or "missing" (helm's lint then says which file is missing)."""
+    from ..render import helm
+
+    try:
+        return helm.content_digest(values_file)
+    except OSError:
+        return "missing"  # helm's answer says so; once the file exists its content keys it
 
 
 def _engine_lint(chart_dir: Path, files: list[Path], kube_version: str, strict: bool) -> dict | None:
