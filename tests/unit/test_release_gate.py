@@ -4,7 +4,9 @@ merge-base with main, HEAD~1 on main), and the `helm test` hook pod the chart sh
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 
 import pytest
 
@@ -13,14 +15,22 @@ from chart_data import FEATURE_SETS, SEED_VALUES
 
 
 @pytest.fixture(scope="module")
-def values_sets(tmp_path_factory) -> dict[str, ValuesSet]:
-    """The chart's defaults, the seed's values file and every feature set, each as a values file."""
-    d = tmp_path_factory.mktemp("values")
+def values_sets(chartest_settings) -> dict[str, ValuesSet]:
+    """The chart's defaults, the seed's values file and every feature set, each as a values file.
+
+    The feature sets' files are named by their content in the state directory's cache, so the
+    same values keep the same path from run to run and lint and renders come from the cache."""
+    d = chartest_settings.state_dir / "cache" / "values-files"
     sets = {"defaults": ValuesSet("chart defaults"), "seed": ValuesSet(str(SEED_VALUES), (SEED_VALUES,))}
     for name, values in FEATURE_SETS.items():
         if values:
-            path = d / f"{name}.json"   # JSON is YAML, and keeps helm's YAML 1.1 from reading y/n as booleans
-            path.write_text(json.dumps(values))
+            text = json.dumps(values)   # JSON is YAML, and keeps helm's YAML 1.1 from reading y/n as booleans
+            path = d / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+            if not path.is_file():
+                d.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(text)
+                tmp.replace(path)   # atomic: a concurrent run never reads half a file
             sets[name] = ValuesSet(f"feature set {name}", (path,))
     return sets
 

@@ -8,6 +8,7 @@ into one readable failure for pytest.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Sequence
 import yaml
 
 from .. import yamlload
+from ..results import ResultCache, key_of
 from . import gitref
 from .lint import LintResult, helm_lint
 from .semver import SemVer, SemVerError
@@ -25,6 +27,8 @@ from .upgrade import Finding, compare_manifests, removed_value_keys
 __all__ = ["ChartGate", "VersionVerdict", "GateFailure", "ValuesSet"]
 
 DEFAULTS_LABEL = "chart defaults"
+upgrade_cache = ResultCache("upgrade", version=1)
+upgrade_stats = {"upgrade_comparisons": 0}  # comparisons made in this process (cache misses)
 
 
 class GateFailure(AssertionError):
@@ -59,6 +63,7 @@ class ChartGate:
     _base_dir: Path | None = field(default=None, init=False, repr=False)
     _tmp: str | None = field(default=None, init=False, repr=False)
     _exported: bool = field(default=False, init=False, repr=False)
+    _base_commit: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         self.chart_dir = Path(self.chart_dir).resolve()
@@ -111,12 +116,38 @@ class ChartGate:
         return render(chart, values_files=values.files, release=self.release, namespace=self.namespace,
                       api_versions=self.api_versions, kube_version=self.kube_version)
 
+    def _upgrade_key(self, values: ValuesSet) -> str:
+        """What the comparison depends on: the base ref's commit, this chart's content, the values
+        files (path and content), the render arguments and who renders."""
+        from ..render import helm, renderers
+
+        if self._base_commit is None:
+            self._base_commit = gitref.resolve_ref(gitref.repo_root(self.chart_dir), self.require_base())
+        return key_of({"base_commit": self._base_commit, "chart": str(self.chart_dir),
+                       "digest": helm.content_digest(self.chart_dir), "label": values.label,
+                       "values_files": [[str(Path(f).resolve()), helm.content_digest(Path(f).resolve())]
+                                        for f in values.files],
+                       "release": self.release, "namespace": self.namespace,
+                       "api_versions": list(self.api_versions), "kube_version": self.kube_version,
+                       "renderer": renderers.chosen().identity()})
+
     def upgrade_findings(self, values: ValuesSet | None = None) -> list[Finding]:
         """Every problem of ``helm upgrade`` from the base chart to this one with ``values``
-        (and the removed value keys); empty for a chart new since the base ref."""
+        (and the removed value keys); empty for a chart new since the base ref. Kept in
+        ``<state>/cache/upgrade`` by everything it depends on (:meth:`_upgrade_key`)."""
+        values = values or ValuesSet(DEFAULTS_LABEL)
+        key = self._upgrade_key(values)
+        stored = upgrade_cache.get(key)
+        if stored is not None:
+            return [Finding(**f) for f in stored]
+        found = self._compare_with_base(values)
+        upgrade_stats["upgrade_comparisons"] += 1
+        upgrade_cache.put(key, [dataclasses.asdict(f) for f in found])
+        return found
+
+    def _compare_with_base(self, values: ValuesSet) -> list[Finding]:
         from ..render.helm import RenderError
 
-        values = values or ValuesSet(DEFAULTS_LABEL)
         base = self.base_chart
         if base is None:
             return []

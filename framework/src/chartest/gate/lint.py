@@ -4,6 +4,13 @@ helm prints ``[ERROR] templates/: template: chart/templates/x.yaml:5:20: ...``
 or ``[WARNING] templates/x.yaml: ... line 12 ...``; each finding keeps helm's
 message and adds the file (relative to the chart) and line it points at, and
 the values file it was linted with. ``--strict`` makes warnings fail too.
+
+helm's answer is cached as renders are (:mod:`chartest.results`, ``<state>/cache/lint``),
+keyed by the linter (the render engine's build, which links the pinned helm, or the helm
+binary), the chart's content digest (once per session, as for renders), each values file's
+path and content, the Kubernetes version and ``--strict``: a chart or values edit lints
+again. Where the render engine runs, it lints too (helm's own ``pkg/action`` Lint, as
+``cmd/helm/lint.go``, without starting helm per values set); else the helm CLI does.
 """
 
 from __future__ import annotations
@@ -15,9 +22,13 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import pins, tools
+from ..results import ResultCache, key_of
 from ..shell import env_with_tools
 
-__all__ = ["LintFinding", "LintResult", "helm_lint", "parse_lint_output"]
+__all__ = ["LintFinding", "LintResult", "helm_lint", "parse_lint_output", "lint_cache"]
+
+lint_cache = ResultCache("lint", version=1)
+stats = {"helm_lints": 0}  # real lints of this process (cache misses)
 
 _LINE = re.compile(r"^\[(ERROR|WARNING|INFO)\]\s+([^:]*):\s?(.*)$")
 _TEMPLATE_POS = re.compile(r"(?:^|[\s(])[^\s/:()]+/((?:templates|charts)/[^\s:()]+):(\d+)(?::\d+)?")
@@ -97,17 +108,63 @@ def parse_lint_output(text: str, values_file: str | None = None) -> list[LintFin
 
 
 def helm_lint(chart_dir: str | Path, values_files: Sequence[str | Path] = (), *,
-              kube_version: str | None = None, strict: bool = True, label: str | None = None) -> LintResult:
-    """Run ``helm lint [--strict]`` on ``chart_dir`` with ``values_files`` (applied in order)."""
+              kube_version: str | None = None, strict: bool = True, label: str | None = None,
+              cache: bool = True) -> LintResult:
+    """``helm lint [--strict]`` of ``chart_dir`` with ``values_files`` (applied in order), cached."""
+    from ..render import helm, renderers
+
     chart_dir = Path(chart_dir)
-    argv = [tools.find("helm"), "lint", str(chart_dir), "--kube-version",
-            kube_version or pins.get("kubernetes.version")]
-    if strict:
-        argv.append("--strict")
-    for f in values_files:
-        argv += ["--values", str(f)]
-    done = subprocess.run(argv, capture_output=True, text=True, env=env_with_tools(), timeout=120)
+    kube_version = kube_version or pins.get("kubernetes.version")
+    files = [Path(f).resolve() for f in values_files]
+    key = key_of({"linter": renderers.chosen().identity(), "chart": str(chart_dir.resolve()),
+                  "digest": helm.content_digest(chart_dir.resolve()),
+                  "values_files": [[str(f), _digest(f)] for f in files],
+                  "kube_version": kube_version, "strict": strict}) if cache else ""
+    answer = lint_cache.get(key) if cache else None
+    if answer is None:
+        stats["helm_lints"] += 1
+        answer = _engine_lint(chart_dir, files, kube_version, strict) or _cli_lint(chart_dir, files, kube_version,
+                                                                                 strict)
+        if cache:
+            lint_cache.put(key, answer)
     shown = label or (", ".join(map(str, values_files)) if values_files else None)
     # findings are on stdout; stderr has helm's summary and Go's coalesce warnings
-    return LintResult(chart_dir, shown, done.returncode, done.stdout + done.stderr,
-                      parse_lint_output(done.stdout, shown))
+    return LintResult(chart_dir, shown, answer["returncode"], answer["stdout"] + answer["stderr"],
+                      parse_lint_output(answer["stdout"], shown))
+
+
+def _digest(values_file: Path) -> str:
+    """A values file's content digest, or "missing" (helm's lint then says which file is missing)."""
+    from ..render import helm
+
+    try:
+        return helm.content_digest(values_file)
+    except OSError:
+        return "missing"  # helm's answer says so; once the file exists its content keys it
+
+
+def _engine_lint(chart_dir: Path, files: list[Path], kube_version: str, strict: bool) -> dict | None:
+    """The render engine's lint, or None where the engine does not run (the CLI lints)."""
+    from ..render import renderers
+    from ..render.engine_client import EngineDied, shared
+
+    renderer = renderers.chosen()
+    if renderer.name != "engine" or not renderer.start():
+        return None
+    try:
+        response = shared.engine.submit({"op": "lint", "chart": str(chart_dir), "kube_version": kube_version,
+                                         "strict": strict, "values_files": [str(f) for f in files]}).result()
+    except EngineDied:
+        return None
+    return {"returncode": 0 if response["ok"] else 1, "stdout": response.get("stdout", ""),
+            "stderr": response.get("stderr", "")}
+
+
+def _cli_lint(chart_dir: Path, files: list[Path], kube_version: str, strict: bool) -> dict:
+    argv = [tools.find("helm"), "lint", str(chart_dir), "--kube-version", kube_version]
+    if strict:
+        argv.append("--strict")
+    for f in files:
+        argv += ["--values", str(f)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env_with_tools(), timeout=120)
+    return {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}

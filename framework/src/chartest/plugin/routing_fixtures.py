@@ -2,14 +2,14 @@
 
 ``routing_table``          ``routing_table(values=None, **render_kw) -> RoutingTable`` of the chart
 ``routing_lints``          ``routing_lints(table_or_values=None) -> list[Lint]``
-``local_traefik``          ``local_traefik(table) -> LocalTraefik``, started once per table and session
+``local_traefik``          ``local_traefik(table)``: the real Traefik's answers (``ask``, ``ask_all``, as
+                           :class:`LocalTraefik`), started once per table and session, kept by content
 ``assert_traefik_agrees``  ``assert_traefik_agrees(table, requests=None)``: the corpus through the
                            predictor and the local real Traefik; fails listing every disagreement
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
@@ -49,25 +49,28 @@ def routing_lints(routing_table) -> Callable[..., list[Lint]]:
 
 @pytest.fixture(scope="session")
 def local_traefik(pytestconfig) -> Any:
-    from ..routing.live import LocalTraefik, dynamic_config
+    """``local_traefik(table)``: the real pinned Traefik's answers for ``table``'s routes, one per
+    configuration and session; answers it gave before to the same requests under the same
+    configuration and Traefik come from ``<state>/cache/traefik`` (:mod:`chartest.routing.verdicts`)."""
+    from ..routing.verdicts import TraefikAnswers, config_key
 
-    started: dict[str, LocalTraefik] = {}
+    started: dict[str, TraefikAnswers] = {}
 
-    def get(table: RoutingTable) -> LocalTraefik:
-        key = json.dumps(dynamic_config(table, lambda backend: backend), sort_keys=True)
-        if key not in started:
-            try:
-                started[key] = LocalTraefik(table).start()
-            except tools.MissingTool as exc:
-                from .render_fixtures import note_missing_tool
+    def get(table: RoutingTable) -> TraefikAnswers:
+        try:
+            key = config_key(table)
+            if key not in started:
+                started[key] = TraefikAnswers(table)
+        except tools.MissingTool as exc:
+            from .render_fixtures import note_missing_tool
 
-                note_missing_tool(pytestconfig, exc)
-                pytest.fail(str(exc), pytrace=False)
+            note_missing_tool(pytestconfig, exc)
+            pytest.fail(str(exc), pytrace=False)
         return started[key]
 
     yield get
-    for traefik in started.values():
-        traefik.stop()
+    for answers in started.values():
+        answers.stop()
 
 
 @pytest.fixture(scope="session")

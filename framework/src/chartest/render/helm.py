@@ -40,7 +40,7 @@ from .manifests import Manifests, Resource, parse_manifests
 
 __all__ = ["render", "RenderError", "stats", "reset_stats", "chart_digest", "helm_binary",
            "clear_memory_cache", "new_session", "prefetch", "stop_prefetch", "render_differences",
-           "add_observer", "remove_observer"]
+           "add_observer", "remove_observer", "content_digest"]
 
 CACHE_FORMAT = renderers.RESULT_FORMAT * 100 + 1  # bump the last digit when the cached form changes
 _memory: dict[str, str] = {}  # key -> the cached entry's JSON text (parsed again per call: fresh objects)
@@ -125,6 +125,11 @@ def _session_digest(path: Path, of_chart: bool) -> str:
         digest = chart_digest(path) if of_chart else hashlib.sha256(path.read_bytes()).hexdigest()
         _session_digests[path] = digest
     return digest
+
+
+def content_digest(path: Path) -> str:
+    """The content digest of a chart directory (every file) or of one file, once per session."""
+    return _session_digest(path, of_chart=path.is_dir())
 
 
 _NOT_CHART = {"__pycache__", ".pytest_cache", ".git"}

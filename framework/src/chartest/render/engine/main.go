@@ -43,7 +43,9 @@ func main() {
 				defer func() { <-workers }()
 				var req request
 				var resp response
-				if jerr := json.Unmarshal(line, &req); jerr != nil {
+				if lreq, ok := lintRequested(line); ok {
+					resp, req.ID = r.lint(lreq), lreq.ID // lint.go
+				} else if jerr := json.Unmarshal(line, &req); jerr != nil {
 					resp = response{OK: false, Stderr: "Error: chartest-render: bad request: " + jerr.Error() + "\n"}
 				} else {
 					resp = r.render(&req)

@@ -1,0 +1,80 @@
+"""Results of slow, deterministic work kept by content, as the render cache keeps renders.
+
+A :class:`ResultCache` maps a key (the sha256 of everything the result depends on,
+:func:`key_of`) to a JSON value, in memory per process and on disk under
+``<state>/cache/<name>`` so reruns and pytest-xdist workers share it. Disk writes
+are atomic (temp file plus ``os.replace``); an unreadable or foreign entry is a miss,
+an unwritable cache only costs speed. ``hits`` and ``misses`` count what it saved.
+
+Used for ``helm lint`` (:mod:`chartest.gate.lint`), the upgrade comparison with the
+base ref (:mod:`chartest.gate.chart_gate`) and the local Traefik's answers
+(:mod:`chartest.routing.verdicts`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from . import state
+
+__all__ = ["ResultCache", "key_of"]
+
+
+def key_of(payload: Any) -> str:
+    """The sha256 of ``payload`` as canonical JSON (sorted keys)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class ResultCache:
+    """``get(key)`` / ``put(key, value)`` of JSON values, memory then ``<state>/cache/<name>``."""
+
+    def __init__(self, name: str, version: int):
+        self.name = name
+        self.version = version  # bump when the stored form changes: older entries become misses
+        self._memory: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def path(self, key: str) -> Path:
+        return state.cache_dir() / self.name / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Any | None:
+        """The stored value (a fresh copy), or None."""
+        with self._lock:
+            text = self._memory.get(key)
+        if text is None:
+            try:
+                text = self.path(key).read_text()
+            except OSError:
+                text = None
+        entry = None
+        if text is not None:
+            try:
+                entry = json.loads(text)
+            except ValueError:
+                entry = None
+        if not isinstance(entry, dict) or entry.get("version") != self.version or entry.get("key") != key:
+            self.misses += 1
+            return None
+        with self._lock:
+            self._memory[key] = text
+        self.hits += 1
+        return entry["value"]
+
+    def put(self, key: str, value: Any) -> None:
+        text = json.dumps({"version": self.version, "key": key, "value": value})
+        with self._lock:
+            self._memory[key] = text
+        try:
+            state.write_atomic(self.path(key), text)
+        except OSError:
+            pass  # a read-only cache only costs speed
+
+    def clear_memory(self) -> None:
+        with self._lock:
+            self._memory.clear()
