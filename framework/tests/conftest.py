@@ -54,11 +54,13 @@ def inner_env(monkeypatch, pytester, tool_dirs, go_env) -> None:
     """A clean environment for inner sessions: no CHARTEST_* or CI leaking in, tools on PATH.
 
     Inner sessions render with the helm CLI: each has a fresh state directory, where the render
-    engine would be built again (its own tests hand it the built one: ``engine_in``)."""
+    engine would be built again (its own tests hand it the built one: ``engine_in``); an engine
+    they start ends with them, unless a test asks to keep it."""
     for name in list(os.environ):
         if name.startswith("CHARTEST_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("CHARTEST_RENDER_ENGINE", "cli")
+    monkeypatch.setenv("CHARTEST_RENDER_ENGINE_KEEP", "0")  # no engine outlives an inner session
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     monkeypatch.setenv("PATH", os.pathsep.join([*tool_dirs, os.environ.get("PATH", "")]))

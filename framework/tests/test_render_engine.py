@@ -8,10 +8,15 @@ violation, bad ``--set`` syntax, a missing values file, a bad Kubernetes version
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
 
 import pytest
 
-from chartest.render import renderers
+from chartest.render import engine_client, renderers
 from chartest.render.helm import _Job
 from chartest.render.manifests import parse_manifests
 from selftest_support import TESTDATA, engine_in
@@ -228,7 +233,7 @@ def test_a_session_with_the_engine_says_so(project, built_engine):
     project.ini(chartest_chart="minimal")
     engine_in(project.path / ".chartest", built_engine)
     project.test("""
-        from chartest.render import renderers
+        from chartest.render import engine_client, renderers
 
         def test_render(render):
             assert render({"replicas": 2}).get("Deployment", "minimal-web")["spec"]["replicas"] == 2
@@ -251,3 +256,80 @@ def test_auto_without_go_renders_with_the_cli(project, monkeypatch, tool_dirs):
     result = project.run()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["chartest: 1 render by helm template*"])
+
+
+def kept_engines(socket: Path) -> list[int]:
+    """The processes serving ``socket`` as a kept engine (read from /proc)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-listen" in argv and str(socket).encode() in argv:
+            pids.append(int(cmdline.parent.name))
+    return pids
+
+
+def wait_for(condition, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def own_kept_engine(monkeypatch, tmp_path, built_engine):
+    """The socket of a kept engine no other session shares (a HELM_* variable of its own is part of
+    its address), killed at the end."""
+    monkeypatch.setenv("HELM_CHARTEST_SELFTEST", str(tmp_path))
+    socket = engine_client.socket_path(built_engine)
+    yield socket
+    for pid in kept_engines(socket):
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_a_kept_engine_serves_the_next_sessions_and_is_replaced_when_gone(project, built_engine, own_kept_engine):
+    project.chart("minimal")
+    project.ini(chartest_chart="minimal")
+    engine_in(project.path / ".chartest", built_engine)
+    project.test("""
+        def test_render(render):
+            assert render({"replicas": 2}).get("Deployment", "minimal-web")["spec"]["replicas"] == 2
+    """)
+
+    def session() -> None:
+        shutil.rmtree(project.path / ".chartest" / "cache", ignore_errors=True)  # the engine must render
+        result = project.run("--render-engine=engine", "--render-engine-keep=60")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["chartest: 1 render by the render engine*"])
+
+    session()
+    first = kept_engines(own_kept_engine)
+    assert len(first) == 1 and own_kept_engine.is_socket()
+    session()
+    assert kept_engines(own_kept_engine) == first  # the same process served the second session
+    os.kill(first[0], signal.SIGKILL)
+    assert wait_for(lambda: not kept_engines(own_kept_engine))
+    session()  # a dead engine's socket is replaced
+    second = kept_engines(own_kept_engine)
+    assert len(second) == 1 and second != first
+
+
+def test_a_kept_engine_exits_once_idle(built_engine, own_kept_engine, failing_chart):
+    engine = engine_client.Engine.kept(built_engine, idle_seconds=1)
+    answer = engine.submit({"chart": str(failing_chart), "release": "r", "namespace": "n"}).result(timeout=30)
+    assert answer["ok"] and "kind: ConfigMap" in answer["stdout"]
+    assert len(kept_engines(own_kept_engine)) == 1
+    engine.close()
+    assert wait_for(lambda: not kept_engines(own_kept_engine) and not own_kept_engine.exists())
+
+
+def test_without_keeping_the_engine_is_this_process_child(built_engine, failing_chart):
+    engine = engine_client.Engine.child(built_engine)
+    assert engine.process is not None and engine.process.pid > 0
+    assert engine.submit({"chart": str(failing_chart), "release": "r", "namespace": "n"}).result(timeout=30)["ok"]
+    engine.close()
+    assert engine.process.returncode == 0

@@ -89,6 +89,10 @@ SETTINGS: tuple[Setting, ...] = (
             "with go on first use), `cli` (`helm template` per render), `auto` (the engine where go can "
             "build it and no helm is configured, else the CLI)", "auto", "str",
             "--render-engine", "CHARTEST_RENDER_ENGINE", "chartest_render_engine"),
+    Setting("render_engine_keep", "seconds the render engine waits for the next session after the last "
+            "one left (kept between sessions, it spares each its start-up); 0: one engine per pytest process "
+            "(the default where CI=true)", lambda s: 0 if os.environ.get("CI") == "true" else 600, "float",
+            "--render-engine-keep", "CHARTEST_RENDER_ENGINE_KEEP", "chartest_render_engine_keep"),
     Setting("state_dir", "where chartest keeps caches, kubeconfigs and artifacts", ".chartest", "path",
             "--chartest-state", "CHARTEST_STATE", "chartest_state"),
     Setting("cluster_name", "kind cluster to create or reuse", "chartest", "str",
@@ -256,8 +260,9 @@ def of(config: pytest.Config) -> Settings:
 def apply(settings: Settings) -> None:
     """Apply the settings that steer module-level state (state directory, helm binary)."""
     from . import state, tools
-    from .render import renderers
+    from .render import engine_client, renderers
 
     state.configure(settings.state_dir)
     tools.configure("helm", settings.helm)
     renderers.configure(settings.render_engine)
+    engine_client.configure(settings.render_engine_keep)

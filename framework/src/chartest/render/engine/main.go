@@ -5,7 +5,9 @@
 // render of a pytest session instead of starting helm (~65 ms) per values set.
 //
 // Protocol: one JSON request per line on stdin, one JSON response per line on stdout,
-// in the order of the requests. Requests are rendered concurrently (one per CPU), so a
+// in the order of the requests. With -listen PATH it is kept between sessions instead:
+// it serves every connection to the unix socket PATH the same way, and exits once no
+// client has been connected for -idle. Requests are rendered concurrently (one per CPU), so a
 // batch sent at once (chartest's prefetch) uses every core. See request and response
 // in render.go; chartest/render/engine_client.py is the client.
 package main
@@ -13,14 +15,22 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
 	"log"
+	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sync"
+	"time"
 )
 
 func main() {
+	listen := flag.String("listen", "", "serve the clients of this unix socket instead of stdin/stdout")
+	idle := flag.Duration("idle", 10*time.Minute, "with -listen: exit once no client has been connected this long")
+	flag.Parse()
 	// helm's main does this; its warnings (coalesce.go:...) carry the file name
 	log.SetFlags(log.Lshortfile)
 	log.SetOutput(logs) // each render collects its own goroutine's lines (logs.go)
@@ -28,11 +38,71 @@ func main() {
 		debug.SetGCPercent(400) // renders allocate much and keep little: ~25% less CPU, ~100 MB
 	}
 	r := newRenderer()
-	in := bufio.NewReaderSize(os.Stdin, 1<<20)
+	workers := make(chan struct{}, runtime.NumCPU()) // renders at once, over every client
+	if *listen == "" {
+		if serve(r, workers, os.Stdin, os.Stdout) != nil {
+			os.Exit(2)
+		}
+		return
+	}
+	os.Exit(keep(r, workers, *listen, *idle))
+}
+
+// keep serves every client of the unix socket at path until none has been connected for idle.
+// Another engine already answering there wins: this one exits at once.
+func keep(r *renderer, workers chan struct{}, path string, idle time.Duration) int {
+	if conn, err := net.Dial("unix", path); err == nil {
+		conn.Close()
+		return 0
+	}
+	_ = os.Remove(path) // left by an engine that died
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chartest-render:", err)
+		return 1
+	}
+	var mu sync.Mutex
+	var clients sync.WaitGroup
+	connected := 0
+	timer := time.AfterFunc(idle, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if connected == 0 {
+			ln.Close() // Accept returns; the socket file goes with the listener
+		}
+	})
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			break
+		}
+		mu.Lock()
+		connected++
+		timer.Stop()
+		mu.Unlock()
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			_ = serve(r, workers, conn, conn)
+			conn.Close()
+			mu.Lock()
+			connected--
+			if connected == 0 {
+				timer.Reset(idle)
+			}
+			mu.Unlock()
+		}()
+	}
+	clients.Wait()
+	return 0
+}
+
+// serve answers one client's requests, in order, until its input ends.
+func serve(r *renderer, workers chan struct{}, input io.Reader, output io.Writer) error {
+	in := bufio.NewReaderSize(input, 1<<20)
 	order := make(chan chan response, 1<<16)
-	done := make(chan struct{})
-	go writeInOrder(order, done)
-	workers := make(chan struct{}, runtime.NumCPU())
+	written := make(chan error, 1)
+	go func() { written <- writeInOrder(order, output) }()
 	for {
 		line, err := in.ReadBytes('\n')
 		if len(line) > 0 {
@@ -56,43 +126,47 @@ func main() {
 		}
 		if err != nil {
 			close(order)
-			<-done
+			werr := <-written
 			if err == io.EOF {
-				return
+				return werr
 			}
-			os.Exit(2)
+			return err
 		}
 	}
 }
 
 // writeInOrder answers in the order of the requests, flushing before it waits for a render
-// and whenever it caught up with the requests.
-func writeInOrder(order chan chan response, done chan struct{}) {
-	out := bufio.NewWriterSize(os.Stdout, 1<<20)
+// and whenever it caught up with the requests. Once the client is gone it only drains.
+func writeInOrder(order chan chan response, output io.Writer) error {
+	out := bufio.NewWriterSize(output, 1<<20)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
+	var failed error
 	for slot := range order {
 		var resp response
 		select {
 		case resp = <-slot:
 		default: // not rendered yet: hand over what is done before waiting for it
-			if out.Flush() != nil {
-				os.Exit(2)
+			if failed == nil {
+				failed = out.Flush()
 			}
 			resp = <-slot
 		}
+		if failed != nil {
+			continue
+		}
 		if err := enc.Encode(&resp); err != nil {
 			resp.Docs = nil // Python parses the stream itself
-			if enc.Encode(&resp) != nil {
-				os.Exit(2)
+			if failed = enc.Encode(&resp); failed != nil {
+				continue
 			}
 		}
 		if len(order) == 0 {
-			if out.Flush() != nil {
-				os.Exit(2)
-			}
+			failed = out.Flush()
 		}
 	}
-	_ = out.Flush()
-	close(done)
+	if failed == nil {
+		failed = out.Flush()
+	}
+	return failed
 }
