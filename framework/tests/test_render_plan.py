@@ -47,6 +47,25 @@ def test_prefetch_runs_helm_once_per_key(tmp_path, monkeypatch):
     assert helm_mod.prefetch(chart, requests) == 0  # both are cached now
 
 
+def test_a_render_not_prefetched_waits_behind_the_window_only(tmp_path, monkeypatch, built_engine):
+    """The engine answers in order: prefetches go to it PREFETCH_WINDOW at a time, so a render a
+    test needs now (here a queued one, taken over) waits behind a few renders, not all of them."""
+    from chartest.render import renderers
+
+    engine = renderers.EngineRenderer(fallback=None)
+    monkeypatch.setattr(renderers, "chosen", lambda: engine)
+    chart = _chart(tmp_path)
+    sent, real_submit = [], helm_mod._submit
+    monkeypatch.setattr(helm_mod, "_submit", lambda job: sent.append(job.values["replicas"]) or real_submit(job))
+    assert helm_mod.prefetch(chart, [{"values": {"replicas": n}} for n in range(1, 61)]) == 60
+    assert 0 < len(sent) <= helm_mod.PREFETCH_WINDOW  # the rest wait for their turn
+    assert helm_mod.render(chart, {"replicas": 60}).get("Deployment", "app")["spec"]["replicas"] == 60
+    assert len(sent) < 30, sent  # the last one queued did not wait for the others
+    for n in range(1, 60):
+        assert helm_mod.render(chart, {"replicas": n}).get("Deployment", "app")["spec"]["replicas"] == n
+    assert sorted(sent) == list(range(1, 61))  # each rendered once
+
+
 def test_render_plan_prefetches_after_a_chart_edit(pytester, inner_env, tmp_path):
     chart = _chart(tmp_path)
     pytester.makepyfile(test_plan="""

@@ -26,6 +26,8 @@ them across xdist workers).
 
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
 import json
 import os
@@ -348,10 +350,11 @@ _executor: ThreadPoolExecutor | None = None
 def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]]) -> int:
     """Start rendering ``requests`` (keyword arguments of :func:`render`) in the background.
 
-    Only renders missing from the caches are started, in the given order: all at
-    once to the render engine, which answers while the session goes on (its
-    results are parsed and cached as they come); through the CLI, on background
-    threads. :func:`render` waits for a started one, so each key renders once.
+    Only renders missing from the caches are started, in the given order: to the
+    render engine, :data:`PREFETCH_WINDOW` at a time, which answers while the
+    session goes on (its results are parsed and cached as they come); through
+    the CLI, on background threads. :func:`render` waits for a started one, so
+    each key renders once, and renders a queued one itself at once.
     Returns the number of renders started.
     """
     global _executor
@@ -376,19 +379,51 @@ def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]]
     return len(jobs)
 
 
+# Prefetched renders sent to the engine at once: it answers in order, so a render a test waits
+# for that is not prefetched (a chart copy, a new values set) waits behind at most these.
+PREFETCH_WINDOW = 2 * (os.cpu_count() or 2)
+_unsent: "collections.deque[tuple[_Job, Future]]" = collections.deque()
+_in_flight = 0
+
+
 def _engine_prefetch(job: _Job) -> Future:
-    """Send ``job`` to the engine now; the result is parsed and cached as it arrives."""
+    """Queue ``job`` for the engine; the result is parsed and cached as it arrives. Until it is
+    sent, :func:`render` may cancel it and render it on demand (at once)."""
     stored: Future = Future()
-
-    def done(rendered: Future) -> None:
-        try:
-            stored.set_result(job.store(rendered.result()))
-        except Exception as exc:  # noqa: BLE001 - render() renders it again and reports the error
-            stored.set_exception(exc)
-
-    stored.set_running_or_notify_cancel()  # already sent: render() waits for it, never renders it again
-    _submit(job).add_done_callback(done)
+    with _lock:
+        _unsent.append((job, stored))
+    _send_prefetches()
     return stored
+
+
+def _send_prefetches() -> None:
+    """Send queued prefetches while fewer than :data:`PREFETCH_WINDOW` are at the engine."""
+    global _in_flight
+    batch = []
+    with _lock:
+        while _unsent and _in_flight < PREFETCH_WINDOW:
+            job, stored = _unsent.popleft()
+            if stored.set_running_or_notify_cancel():  # False: render() took it over
+                batch.append((job, stored))
+                _in_flight += 1
+    for job, stored in batch:
+        try:
+            _submit(job).add_done_callback(functools.partial(_prefetched, job, stored))
+        except Exception as exc:  # noqa: BLE001 - render() renders it again and reports the error
+            _prefetched(job, stored, None, exc)
+
+
+def _prefetched(job: _Job, stored: Future, rendered: Future | None, error: Exception | None = None) -> None:
+    global _in_flight
+    try:
+        if error is not None:
+            raise error
+        stored.set_result(job.store(rendered.result()))
+    except Exception as exc:  # noqa: BLE001 - render() renders it again and reports the error
+        stored.set_exception(exc)
+    with _lock:
+        _in_flight -= 1
+    _send_prefetches()
 
 
 def stop_prefetch() -> None:
@@ -397,6 +432,9 @@ def stop_prefetch() -> None:
     with _lock:
         pending = list(_prefetch.values())
         _prefetch.clear()
+        _unsent.clear()
+    for future in pending:
+        future.cancel()  # queued, not sent: nobody needs it now
     if _executor is not None:
         _executor.shutdown(wait=True, cancel_futures=True)
         _executor = None
