@@ -333,3 +333,34 @@ def test_without_keeping_the_engine_is_this_process_child(built_engine, failing_
     assert engine.submit({"chart": str(failing_chart), "release": "r", "namespace": "n"}).result(timeout=30)["ok"]
     engine.close()
     assert engine.process.returncode == 0
+
+
+def test_engines_started_at_once_leave_one_serving(built_engine, own_kept_engine, failing_chart):
+    """Sessions starting together may each start an engine: the one holding the socket's lock
+    serves, the others exit at once, and the socket stays reachable."""
+    import subprocess
+
+    starts = [subprocess.Popen([str(built_engine), "-listen", str(own_kept_engine), "-idle", "30s"],
+                               stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(4)]
+    assert wait_for(lambda: sum(p.poll() is None for p in starts) == 1 and own_kept_engine.is_socket())
+    assert [p.returncode for p in starts if p.poll() is not None] == [0, 0, 0]
+    engine = engine_client.Engine.kept(built_engine, idle_seconds=30)
+    assert engine.submit({"chart": str(failing_chart), "release": "r", "namespace": "n"}).result(timeout=30)["ok"]
+    assert kept_engines(own_kept_engine) == [p.pid for p in starts if p.poll() is None]
+    engine.close()
+
+
+def test_no_engine_is_kept_where_its_socket_path_would_be_too_long(built_engine, monkeypatch, tmp_path):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / ("x" * 90)))
+    (tmp_path / ("x" * 90)).mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    with pytest.raises(engine_client.EngineDied, match="too long"):
+        engine_client.socket_path(built_engine)
+    shared = engine_client._Shared()
+    shared.keep_seconds = 60
+    monkeypatch.setattr(engine_client, "build", lambda: built_engine)
+    engine = shared()
+    assert engine.process is not None  # a child of this process instead
+    engine.close()

@@ -233,3 +233,11 @@ def test_upgrade_comparison_hit_skips_it_and_base_chart_or_values_changes_miss(o
     assert findings() == [] and compared() == before + 4, "another base commit"
     assert findings("HEAD~1") == [("removed-resource", "ConfigMap/small")] and compared() == before + 4, \
         "the first base commit again: its comparison is kept"
+
+
+def test_lint_of_a_relative_chart_path_lints_that_chart(own_state, tmp_path, monkeypatch):
+    """The engine (kept between sessions, it works from another directory) gets the chart's full path."""
+    write_chart(tmp_path / "small")
+    monkeypatch.chdir(tmp_path)
+    result = lint_mod.helm_lint("small", cache=False)
+    assert result.ok, result.output

@@ -25,8 +25,11 @@ __all__ = ["ResultCache", "key_of"]
 
 
 def key_of(payload: Any) -> str:
-    """The sha256 of ``payload`` as canonical JSON (sorted keys)."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    """The sha256 of ``payload`` as canonical JSON (sorted keys), and of chartest's version: a
+    newer chartest may decide differently (a cache kept by CI outlives an upgrade)."""
+    from . import __version__
+
+    return hashlib.sha256(json.dumps([__version__, payload], sort_keys=True, default=str).encode()).hexdigest()
 
 
 class ResultCache:

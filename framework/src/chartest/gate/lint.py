@@ -15,6 +15,8 @@ again. Where the render engine runs, it lints too (helm's own ``pkg/action`` Lin
 
 from __future__ import annotations
 
+import os
+
 import re
 import subprocess
 from dataclasses import dataclass
@@ -113,13 +115,16 @@ def helm_lint(chart_dir: str | Path, values_files: Sequence[str | Path] = (), *,
     """``helm lint [--strict]`` of ``chart_dir`` with ``values_files`` (applied in order), cached."""
     from ..render import helm, renderers
 
-    chart_dir = Path(chart_dir)
+    chart_dir = Path(chart_dir).resolve()  # a kept engine does not share this process's directory
     kube_version = kube_version or pins.get("kubernetes.version")
     files = [Path(f).resolve() for f in values_files]
     key = key_of({"linter": renderers.chosen().identity(), "chart": str(chart_dir.resolve()),
                   "digest": helm.content_digest(chart_dir.resolve()),
                   "values_files": [[str(f), _digest(f)] for f in files],
-                  "kube_version": kube_version, "strict": strict}) if cache else ""
+                  "kube_version": kube_version, "strict": strict,
+                  # helm lint takes its namespace from these, as `helm lint` does
+                  "env": {k: os.environ.get(k) for k in ("HELM_NAMESPACE", "HELM_KUBECONTEXT", "KUBECONFIG")},
+                  }) if cache else ""
     answer = lint_cache.get(key) if cache else None
     if answer is None:
         stats["helm_lints"] += 1

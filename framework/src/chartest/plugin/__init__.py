@@ -30,6 +30,9 @@ def _import_without_assertion_rewriting() -> None:
         if isinstance(decided, dict):
             for name in [n for n in decided if n == "chartest" or n.startswith("chartest.")]:
                 del decided[name]
+    # the release gate's checks are pytest tests (``pytest --pyargs chartest.gate.checks``): their
+    # asserts keep pytest's explanation
+    pytest.register_assert_rewrite("chartest.gate.checks")
 
 
 _import_without_assertion_rewriting()

@@ -98,13 +98,16 @@ class Engine:
         path = socket_path(binary)
         connection = _connect(path)
         if connection is None:
-            subprocess.Popen([str(binary), "-listen", str(path), "-idle", f"{max(1, int(idle_seconds))}s"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             cwd="/", start_new_session=True)
+            starting = subprocess.Popen(
+                [str(binary), "-listen", str(path), "-idle", f"{max(1, int(idle_seconds))}s"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+                start_new_session=True)
             deadline = time.monotonic() + 10
             while connection is None and time.monotonic() < deadline:
                 time.sleep(0.002)
                 connection = _connect(path)
+                if connection is None and starting.poll() not in (None, 0):
+                    raise EngineDied(f"the render engine could not listen on {path} ({starting.returncode})")
             if connection is None:
                 raise EngineDied(f"the render engine did not listen on {path} within 10 s")
         return cls(connection.makefile("rb", buffering=1 << 20), connection.makefile("wb", buffering=1 << 20),
@@ -169,14 +172,21 @@ def socket_path(binary: Path) -> Path:
     """Where the engine built as ``binary`` is kept for this user and helm environment (``HELM_*``
     variables change what helm does): a short path, as sockets allow ~100 bytes, in a directory
     only this user may enter."""
-    helm_env = "\0".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("HELM_"))
+    helm_env = "\0".join(f"{k}={v}" for k, v in sorted(os.environ.items())
+                         if k.startswith("HELM_") or k == "KUBECONFIG")  # helm lint's namespace
     digest = hashlib.sha256(f"{Path(binary).resolve()}\0{helm_env}".encode()).hexdigest()[:20]
     directory = Path(tempfile.gettempdir()) / f"chartest-{os.getuid()}"
+    path = directory / f"render-{digest}.sock"
+    if len(os.fsencode(path)) > SOCKET_PATH_MAX:
+        raise EngineDied(f"{path} is too long for a unix socket: no kept render engine")
     directory.mkdir(mode=0o700, exist_ok=True)
     info = directory.stat()
     if info.st_uid != os.getuid() or info.st_mode & 0o077:
         raise EngineDied(f"{directory} is not this user's alone: no kept render engine")
-    return directory / f"render-{digest}.sock"
+    return path
+
+
+SOCKET_PATH_MAX = 103  # bytes of a unix socket's path: 107 on Linux, 103 on macOS
 
 
 def _connect(path: Path) -> socket.socket | None:
@@ -205,8 +215,14 @@ class _Shared:
         with self._lock:
             if not self.alive():
                 binary = build()
-                keep = self.keep_seconds > 0 and hasattr(socket, "AF_UNIX")
-                self.engine = Engine.kept(binary, self.keep_seconds) if keep else Engine.child(binary)
+                self.engine = None
+                if self.keep_seconds > 0 and hasattr(socket, "AF_UNIX"):
+                    try:
+                        self.engine = Engine.kept(binary, self.keep_seconds)
+                    except (EngineDied, OSError):
+                        pass  # no engine can be kept here: one of this process's own
+                if self.engine is None:
+                    self.engine = Engine.child(binary)
                 atexit.register(self.engine.close)
             return self.engine
 

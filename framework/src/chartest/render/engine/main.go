@@ -16,14 +16,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
 	"log"
-	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"sync"
 	"time"
 )
 
@@ -46,55 +43,6 @@ func main() {
 		return
 	}
 	os.Exit(keep(r, workers, *listen, *idle))
-}
-
-// keep serves every client of the unix socket at path until none has been connected for idle.
-// Another engine already answering there wins: this one exits at once.
-func keep(r *renderer, workers chan struct{}, path string, idle time.Duration) int {
-	if conn, err := net.Dial("unix", path); err == nil {
-		conn.Close()
-		return 0
-	}
-	_ = os.Remove(path) // left by an engine that died
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chartest-render:", err)
-		return 1
-	}
-	var mu sync.Mutex
-	var clients sync.WaitGroup
-	connected := 0
-	timer := time.AfterFunc(idle, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if connected == 0 {
-			ln.Close() // Accept returns; the socket file goes with the listener
-		}
-	})
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			break
-		}
-		mu.Lock()
-		connected++
-		timer.Stop()
-		mu.Unlock()
-		clients.Add(1)
-		go func() {
-			defer clients.Done()
-			_ = serve(r, workers, conn, conn)
-			conn.Close()
-			mu.Lock()
-			connected--
-			if connected == 0 {
-				timer.Reset(idle)
-			}
-			mu.Unlock()
-		}()
-	}
-	clients.Wait()
-	return 0
 }
 
 // serve answers one client's requests, in order, until its input ends.
