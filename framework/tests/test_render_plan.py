@@ -55,15 +55,24 @@ def test_a_render_not_prefetched_waits_behind_the_window_only(tmp_path, monkeypa
     engine = renderers.EngineRenderer(fallback=None)
     monkeypatch.setattr(renderers, "chosen", lambda: engine)
     chart = _chart(tmp_path)
-    sent, real_submit = [], helm_mod._submit
-    monkeypatch.setattr(helm_mod, "_submit", lambda job: sent.append(job.values["replicas"]) or real_submit(job))
+    sent, at_engine, real_submit = [], [0, 0], helm_mod._submit  # at_engine: now, most
+
+    def counting(job):
+        sent.append(job.values["replicas"])
+        at_engine[0] += 1
+        at_engine[1] = max(at_engine)
+        future = real_submit(job)
+        future.add_done_callback(lambda _: at_engine.__setitem__(0, at_engine[0] - 1))
+        return future
+
+    monkeypatch.setattr(helm_mod, "_submit", counting)
     assert helm_mod.prefetch(chart, [{"values": {"replicas": n}} for n in range(1, 61)]) == 60
-    assert 0 < len(sent) <= helm_mod.PREFETCH_WINDOW  # the rest wait for their turn
     assert helm_mod.render(chart, {"replicas": 60}).get("Deployment", "app")["spec"]["replicas"] == 60
     assert len(sent) < 30, sent  # the last one queued did not wait for the others
     for n in range(1, 60):
         assert helm_mod.render(chart, {"replicas": n}).get("Deployment", "app")["spec"]["replicas"] == n
     assert sorted(sent) == list(range(1, 61))  # each rendered once
+    assert at_engine[1] <= helm_mod.PREFETCH_WINDOW + 1  # the window, and the one taken over
 
 
 def test_render_plan_prefetches_after_a_chart_edit(pytester, inner_env, tmp_path):

@@ -97,19 +97,24 @@ class Engine:
         started (detached) if none answers; it exits ``idle_seconds`` after its last client."""
         path = socket_path(binary)
         connection = _connect(path)
-        if connection is None:
-            starting = subprocess.Popen(
-                [str(binary), "-listen", str(path), "-idle", f"{max(1, int(idle_seconds))}s"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
-                start_new_session=True)
-            deadline = time.monotonic() + 10
-            while connection is None and time.monotonic() < deadline:
-                time.sleep(0.002)
-                connection = _connect(path)
-                if connection is None and starting.poll() not in (None, 0):
+        starting: subprocess.Popen | None = None
+        started = deadline = time.monotonic() + 10
+        while connection is None:
+            gave_way = starting is not None and starting.poll() == 0 and time.monotonic() - started > 0.1
+            if starting is None or gave_way or (starting.poll() or 0) != 0:
+                if starting is not None and starting.returncode != 0:
                     raise EngineDied(f"the render engine could not listen on {path} ({starting.returncode})")
-            if connection is None:
+                # none started yet, or the one started gave way to an engine holding the socket's
+                # lock, which then did not answer (it was leaving): start one again
+                starting = subprocess.Popen(
+                    [str(binary), "-listen", str(path), "-idle", f"{max(1, int(idle_seconds))}s"],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+                    start_new_session=True)
+                started = time.monotonic()
+            if time.monotonic() > deadline:
                 raise EngineDied(f"the render engine did not listen on {path} within 10 s")
+            time.sleep(0.005)
+            connection = _connect(path)
         return cls(connection.makefile("rb", buffering=1 << 20), connection.makefile("wb", buffering=1 << 20),
                    connection=connection)
 
@@ -190,9 +195,20 @@ SOCKET_PATH_MAX = 103  # bytes of a unix socket's path: 107 on Linux, 103 on mac
 
 
 def _connect(path: Path) -> socket.socket | None:
+    """A connection to the engine at ``path`` that answered a first request (an engine closing its
+    listener when idle may still have accepted the connection; it would not answer)."""
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
+        connection.settimeout(10)
         connection.connect(str(path))
+        connection.sendall(b'{"id": 0}\n')  # no chart: answered at once with an error
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = connection.recv(1 << 16)
+            if not chunk:
+                raise ConnectionResetError("the render engine closed the connection")
+            answer += chunk
+        connection.settimeout(None)
     except OSError:
         connection.close()
         return None
