@@ -383,10 +383,9 @@ class Store:
                 return await self.payloads.find_one({"_id": payload_id(webhook_id, seq)})
 
         docs = [d for d in await asyncio.gather(*(point(seq) for seq in bucket_seqs(bucket))) if d is not None]
-        if not docs:
-            return False
-        if len(docs) < BUCKET_SIZE and max(d["created_at"] for d in docs) > now() - SEAL_GRACE:
-            return False
+        if not docs or len(docs) < BUCKET_SIZE and max(d["created_at"] for d in docs) > now() - SEAL_GRACE:
+            # nothing to seal yet, or another sealer is moving these payloads right now
+            return await self.payloads.find_one({"_id": key}, {"_id": 1}) is not None
         document, held = bucket_document(webhook_id, docs[0].get("webhook", ""), bucket, docs)
         try:
             await self.payloads.insert_one(document)
@@ -454,7 +453,8 @@ class Store:
                 take = max(0, min(upto - done, DELETE_BATCH - taken, budget - taken))
                 if take:
                     ids += [payload_id(entry["_id"], seq) for seq in range(done + 1, done + take + 1)]
-                    ids += [bucket_id(entry["_id"], n) for n in range(bucket_of(done + 1), bucket_of(done + take) + 1)]
+                    ids += [bucket_id(entry["_id"], n) for n in range(bucket_of(done + 1), bucket_of(done + take) + 1)
+                            if done + take >= min(upto, bucket_seqs(n)[-1])]  # a bucket goes with its last seq
                 taken += take
                 progress.append((entry, done + take))
                 if taken >= min(DELETE_BATCH, budget):
