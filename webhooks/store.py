@@ -18,13 +18,15 @@ one index that always exists. So the schema is keyed for it:
     webhook_id, seq, content, created_at}``. Every POST writes one (an insert: atomic
     on FerretDB too, and a duplicate ``seq`` is caught by the unique ``_id``).
   - a bucket: ``{_id: "<webhook id>:b<n, 10 digits>", webhook, webhook_id, bucket: n,
-    created_at, items: [{seq, content, created_at}], singles: [seq]}`` holding the
-    payloads ``n*BUCKET_SIZE+1 .. (n+1)*BUCKET_SIZE``. Once a bucket's range is
+    created_at, held: [seq], singles: [seq], packed}`` holding the payloads
+    ``n*BUCKET_SIZE+1 .. (n+1)*BUCKET_SIZE``; ``packed`` is one JSON text
+    ``[[seq, created_at in epoch ms, content text], ...]``: FerretDB decodes its stored
+    JSON value by value, and one string costs it about half of ten sub-documents. Once a bucket's range is
     complete, it is *sealed* in the background: its payloads are read, written as one
     bucket document (an insert, so of two sealers one wins), then their own documents
     are deleted. A payload over ``BUCKET_ITEM_BYTES``, or past ``BUCKET_BYTES`` in its
     bucket, stays a document of its own and is listed in ``singles``; a ``seq`` in
-    neither list is a gap (a sequence number that was never stored).
+    neither ``held`` nor ``singles`` is a gap (a sequence number that was never stored).
 
   ``GET /data?nbr=N`` computes the N newest ``seq`` from the webhook's ``seq`` and
   reads their buckets, then the payloads not in a bucket, as concurrent point reads:
@@ -75,11 +77,12 @@ READ_PARALLEL = 16          # point reads of one get_payloads call in flight at 
 EXPIRE_BATCH = 200          # expired webhooks whose counters and purge records are written together
 DELETE_GRACE = timedelta(seconds=30)  # let in-flight inserts of a deleted webhook land first
 BUCKET_SIZE = 10                     # payloads per bucket document (see the module docstring)
-BUCKET_ITEM_BYTES = 64 * 1024        # a larger payload stays a document of its own
-BUCKET_BYTES = 512 * 1024            # payload text per bucket at most (BSON's limit is 16 MB)
+BUCKET_ITEM_BYTES = 64 * 1024        # a payload whose packed entry is larger stays a document of its own
+BUCKET_BYTES = 512 * 1024            # packed text per bucket at most (BSON's limit is 16 MB)
 SEAL_GRACE = DELETE_GRACE            # a range with a missing seq is sealed without it after this
 SEAL_PARALLEL = 2                    # background seals of one process running at once
 LEGACY_INDEXES = ("token_unique", "ttl", "webhook_created_at")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def now() -> datetime:
@@ -126,19 +129,34 @@ def bucket_document(webhook_id: str, name: str, bucket: int, payloads: list[dict
     """The bucket document of these payloads (``{seq, content, created_at}``, one bucket's);
     also the seqs it holds. Large payloads, and those past the byte bound, are left out
     and listed in ``singles`` (they stay documents of their own)."""
-    items, singles, size = [], [], 0
+    packed, held, singles, size = [], [], [], 2
     for doc in sorted(payloads, key=lambda d: d["seq"]):
-        text = doc["content"]
-        length = len(text.encode("utf-8")) if isinstance(text, str) else None
+        seq, text = int(doc["seq"]), doc["content"]
+        item = json.dumps([seq, epoch_ms(doc["created_at"]), text], ensure_ascii=False) \
+            if isinstance(text, str) else None
+        length = len(item.encode("utf-8")) + 1 if item is not None else None
         if length is None or length > BUCKET_ITEM_BYTES or size + length > BUCKET_BYTES:
-            singles.append(int(doc["seq"]))
+            singles.append(seq)
             continue
         size += length
-        items.append({"seq": int(doc["seq"]), "content": text, "created_at": doc["created_at"]})
+        packed.append(item)
+        held.append(seq)
     first = min((d["created_at"] for d in payloads), default=now())
     return ({"_id": bucket_id(webhook_id, bucket), "webhook": name, "webhook_id": webhook_id,
-             "bucket": bucket, "created_at": first, "items": items, "singles": singles},
-            [item["seq"] for item in items])
+             "bucket": bucket, "created_at": first, "held": held, "singles": singles,
+             "packed": "[" + ",".join(packed) + "]"}, held)
+
+
+def unpack(bucket: dict) -> list[dict]:
+    """A bucket's payloads as ``{seq, content, created_at}``."""
+    return [{"seq": seq, "content": text, "created_at": EPOCH + timedelta(milliseconds=ms)}
+            for seq, ms, text in json.loads(bucket.get("packed") or "[]")]
+
+
+def epoch_ms(t: datetime) -> int:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return (t - EPOCH) // timedelta(milliseconds=1)
 
 
 def encode_content(content: Any) -> str:
@@ -296,7 +314,7 @@ class Store:
         found: dict[int, dict] = {}
 
         def take(bucket: dict | None) -> None:
-            for item in (bucket or {}).get("items", ()):
+            for item in unpack(bucket) if bucket else ():
                 if item["seq"] in wanted:
                     found[item["seq"]] = item
 
