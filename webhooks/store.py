@@ -189,6 +189,7 @@ class Store:
         self._seq_locks = [asyncio.Lock() for _ in range(64)]
         self._seal_gate = asyncio.Semaphore(SEAL_PARALLEL)
         self._sealing: set[tuple[str, int]] = set()        # (webhook id, bucket) scheduled
+        self._not_before: dict[tuple[str, int], float] = {}  # buckets that could not be sealed: retry after
         self._background: set[asyncio.Task] = set()
 
     async def close(self) -> None:
@@ -366,10 +367,12 @@ class Store:
     def schedule_seal(self, webhook_id: str, bucket: int) -> None:
         """Seal this bucket (and the one before, if a straggler kept it open) in the background."""
         key = (webhook_id, bucket)
-        if key in self._sealing:
+        loop = asyncio.get_running_loop()
+        if key in self._sealing or self._not_before.get(key, 0.0) > loop.time():
             return
+        self._not_before.pop(key, None)
         self._sealing.add(key)
-        task = asyncio.get_running_loop().create_task(self._seal_logged(webhook_id, bucket))
+        task = loop.create_task(self._seal_logged(webhook_id, bucket))
         self._background.add(task)
 
         def done(t: asyncio.Task) -> None:
@@ -381,7 +384,10 @@ class Store:
         async with self._seal_gate:
             try:
                 for number in (bucket, bucket - 1) if bucket > 0 else (bucket,):
-                    await self.seal_bucket(webhook_id, number)
+                    if not await self.seal_bucket(webhook_id, number) and len(self._not_before) < 10_000:
+                        # a payload of it may be in flight: reads do not retry it before the grace
+                        self._not_before[(webhook_id, number)] = \
+                            asyncio.get_running_loop().time() + SEAL_GRACE.total_seconds()
             except PyMongoError as exc:
                 log.warning("bucket not sealed", bucket=bucket_id(webhook_id, bucket), error=str(exc)[:300])
 
