@@ -478,10 +478,11 @@ class Store:
         A batch is the next sequence numbers of one or more deleted webhooks, up to
         ``DELETE_BATCH``: the buckets of the range and the own documents of the payloads they
         do not hold, removed by one unordered bulk write of ``{_id: <id>}`` deletes (one round
-        trip; each an index lookup on FerretDB and on MongoDB). Not one ``_id $in`` delete: FerretDB does not push ``$in``
-        down and scans the whole payloads table for every batch (1.9 s for 500 ids at 20,000
-        payloads, against 0.1-0.3 s for 500 point deletes). Progress is recorded after each
-        batch (``done``), so an interrupted purge resumes where it stopped.
+        trip; each an index lookup on FerretDB and on MongoDB). Not one ``_id $in`` delete:
+        FerretDB does not push ``$in`` down and scans the whole payloads table for every batch
+        (1.9 s for 500 ids at 20,000 payloads, against 0.1-0.3 s for 500 point deletes).
+        Progress is recorded after each batch (``done``), so an interrupted purge resumes
+        where it stopped.
         """
         cleared = 0
         ripe = now() - grace
