@@ -82,6 +82,7 @@ BUCKET_ITEM_BYTES = 64 * 1024        # a payload whose packed entry is larger st
 BUCKET_BYTES = 512 * 1024            # packed text per bucket at most (BSON's limit is 16 MB)
 SEAL_GRACE = DELETE_GRACE            # a range with a missing seq is sealed without it after this
 SEAL_PARALLEL = 2                    # background seals of one process running at once
+SEAL_QUEUE = 1000                    # seals waiting at most; more are left to a later read
 LEGACY_INDEXES = ("token_unique", "ttl", "webhook_created_at")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -368,7 +369,7 @@ class Store:
         """Seal this bucket (and the one before, if a straggler kept it open) in the background."""
         key = (webhook_id, bucket)
         loop = asyncio.get_running_loop()
-        if key in self._sealing or self._not_before.get(key, 0.0) > loop.time():
+        if key in self._sealing or self._not_before.get(key, 0.0) > loop.time() or len(self._sealing) >= SEAL_QUEUE:
             return
         self._not_before.pop(key, None)
         self._sealing.add(key)
