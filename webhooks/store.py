@@ -22,12 +22,12 @@ one index that always exists. So the schema is keyed for it:
     (n+1)*BUCKET_SIZE``; ``packed`` is one JSON text ``[[seq, created_at in epoch ms,
     content text], ...]``. FerretDB decodes its stored JSON (and a type schema) value by
     value, so a bucket has as few values as possible: one string costs it about half of
-    ten sub-documents. Once a bucket's range is
-    complete, it is *sealed* in the background: its payloads are read, written as one
-    bucket document (an insert, so of two sealers one wins), then their own documents
-    are deleted. A payload over ``BUCKET_ITEM_BYTES``, or past ``BUCKET_BYTES`` in its
-    bucket, stays a document of its own and is listed in ``singles``; a ``seq`` of the
-    range in neither ``packed`` nor ``singles`` is a gap (a sequence number that was never stored).
+    ten sub-documents. Once a bucket's range is complete, it is *sealed* in the
+    background: its payloads are read, written as one bucket document (an insert, so of
+    two sealers one wins), then their own documents are deleted. A payload over
+    ``BUCKET_ITEM_BYTES``, or past ``BUCKET_BYTES`` in its bucket, stays a document of
+    its own and is listed in ``singles``; a ``seq`` of the range in neither ``packed``
+    nor ``singles`` is a gap (a sequence number that was never stored).
 
   ``GET /data?nbr=N`` computes the N newest ``seq`` from the webhook's ``seq`` and
   reads their buckets, then the payloads not in a bucket, as concurrent point reads:
@@ -455,31 +455,25 @@ class Store:
             removed.extend(gone)
         return removed
 
-    async def _purge_ids(self, webhook_id: str, first: int, last: int, upto: int) -> list[str]:
-        """The ids to delete for the seqs ``first..last`` of a deleted webhook: each bucket
-        whose last seq is in the range, and the own documents of the seqs no bucket holds
-        (the buckets are read first: one read per bucket instead of a delete
-        per sealed payload)."""
-        numbers = list(range(bucket_of(first), bucket_of(last) + 1))
-        gate = asyncio.Semaphore(READ_PARALLEL)
-
-        async def held(number: int) -> set[int]:
-            async with gate:
-                doc = await self.payloads.find_one({"_id": bucket_id(webhook_id, number)}, {"packed": 1})
-            return {item["seq"] for item in unpack(doc)} if doc else set()
-
-        sealed = set().union(*await asyncio.gather(*(held(n) for n in numbers)))
-        return ([payload_id(webhook_id, seq) for seq in range(first, last + 1) if seq not in sealed]
-                + [bucket_id(webhook_id, n) for n in numbers if last >= min(upto, bucket_seqs(n)[-1])])
+    @staticmethod
+    def _purge_ids(webhook_id: str, first: int, last: int, upto: int) -> list[str]:
+        """The ids to delete for the seqs ``first..last`` of a deleted webhook: every seq's own
+        document (a sealed one's delete finds nothing, and one left by a seal interrupted
+        between its insert and its deletes goes too) and each bucket whose last seq is in
+        the range. Reading the buckets first to skip the sealed seqs was measured no faster
+        (158 s for 500,000 payloads with the blind deletes, 193-232 s with the reads)."""
+        return ([payload_id(webhook_id, seq) for seq in range(first, last + 1)]
+                + [bucket_id(webhook_id, n) for n in range(bucket_of(first), bucket_of(last) + 1)
+                   if last >= min(upto, bucket_seqs(n)[-1])])
 
     async def purge_deleted(self, budget: int = 20_000, grace: timedelta = DELETE_GRACE) -> int:
         """Delete payloads of deleted webhooks in batches; how many sequence numbers were
         cleared (at most ``budget`` per call, 0 when nothing is left to purge).
 
         A batch is the next sequence numbers of one or more deleted webhooks, up to
-        ``DELETE_BATCH``: the buckets of the range and the own documents of the payloads they
-        do not hold, removed by one unordered bulk write of ``{_id: <id>}`` deletes (one round
-        trip; each an index lookup on FerretDB and on MongoDB). Not one ``_id $in`` delete:
+        ``DELETE_BATCH``: the own documents and the buckets of the range, removed by one
+        unordered bulk write of ``{_id: <id>}`` deletes (one round trip; each an index
+        lookup on FerretDB and on MongoDB). Not one ``_id $in`` delete:
         FerretDB does not push ``$in`` down and scans the whole payloads table for every batch
         (1.9 s for 500 ids at 20,000 payloads, against 0.1-0.3 s for 500 point deletes).
         Progress is recorded after each batch (``done``), so an interrupted purge resumes
@@ -497,7 +491,7 @@ class Store:
                 done, upto = int(entry.get("done", 0)), int(entry.get("upto", 0))
                 take = max(0, min(upto - done, DELETE_BATCH - taken, budget - taken))
                 if take:
-                    ids += await self._purge_ids(entry["_id"], done + 1, done + take, upto)
+                    ids += self._purge_ids(entry["_id"], done + 1, done + take, upto)
                 taken += take
                 progress.append((entry, done + take))
                 if taken >= min(DELETE_BATCH, budget):

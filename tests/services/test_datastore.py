@@ -12,8 +12,8 @@ from datetime import timedelta
 import requests
 from pymongo import MongoClient
 
-from webhooks.store import (BUCKET_BYTES, BUCKET_ITEM_BYTES, BUCKET_SIZE, SEAL_GRACE, Store, bucket_id, now,
-                            payload_id, unpack)
+from webhooks.store import (BUCKET_BYTES, BUCKET_ITEM_BYTES, BUCKET_SIZE, SEAL_GRACE, Store, bucket_document,
+                            bucket_id, now, payload_id, unpack)
 
 
 def test_deleted_webhooks_payloads_are_purged_in_resumable_batches(stack):
@@ -264,3 +264,20 @@ def test_concurrent_seals_and_reads_lose_no_payload(stack):
                 await store.close()
 
     asyncio.run(scenario())
+
+
+def test_a_seal_interrupted_before_its_deletes_leaves_no_duplicate_and_nothing_after_the_purge(stack):
+    async def scenario(store: Store):
+        hook = await store.create_webhook()
+        await _insert_own(store, hook, range(1, 11))
+        await store.webhooks.update_one({"_id": hook["_id"]}, {"$set": {"seq": 10}})
+        own = await store.payloads.find({"webhook_id": hook["id"]}).to_list(None)
+        await store.payloads.insert_one(bucket_document(hook["id"], 0, own)[0])  # the api stopped here
+        assert await _own_and_buckets(store, hook["id"]) == (list(range(1, 11)), [0])
+        page = await store.list_payloads(await store.find_webhook(hook["token"]), 100)
+        assert [p["content"]["i"] for p in page] == list(range(10, 0, -1))
+        await store.delete_webhook(await store.find_webhook(hook["token"]))
+        assert await store.purge_deleted(grace=timedelta(0)) >= 10
+        assert await _own_and_buckets(store, hook["id"]) == ([], [])
+
+    _run(stack, scenario)
