@@ -20,9 +20,11 @@ one index that always exists. So the schema is keyed for it:
   - a bucket: ``{_id: "<webhook id>:b<n, 10 digits>", webhook_id, created_at, packed,
     singles: [seq] (only if any)}`` holding the payloads ``n*BUCKET_SIZE+1 ..
     (n+1)*BUCKET_SIZE``; ``packed`` is one JSON text ``[[seq, created_at in epoch ms,
-    content text], ...]``. FerretDB decodes its stored JSON (and a type schema) value by
-    value, so a bucket has as few values as possible: one string costs it about half of
-    ten sub-documents. Once a bucket's range is complete, it is *sealed* in the
+    content text], ...]``, zlib-compressed (BSON binary). FerretDB decodes its stored
+    JSON (and a type schema) value by value and byte by byte, so a bucket has as few
+    values and bytes as possible: one string costs it about half of ten sub-documents,
+    and compressed binary (a third of the bytes for JSON payloads) 0.8 ms a read
+    instead of 1.35. Once a bucket's range is complete, it is *sealed* in the
     background: its payloads are read, written as one bucket document (an insert, so of
     two sealers one wins), then their own documents are deleted. A payload over
     ``BUCKET_ITEM_BYTES``, or past ``BUCKET_BYTES`` in its bucket, stays a document of
@@ -60,9 +62,11 @@ import json
 import random
 import secrets
 import uuid
+import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from bson import Binary
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, DeleteOne, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -79,7 +83,7 @@ EXPIRE_BATCH = 200          # expired webhooks whose counters and purge records 
 DELETE_GRACE = timedelta(seconds=30)  # let in-flight inserts of a deleted webhook land first
 BUCKET_SIZE = 10                     # payloads per bucket document (see the module docstring)
 BUCKET_ITEM_BYTES = 64 * 1024        # a payload whose packed entry is larger stays a document of its own
-BUCKET_BYTES = 512 * 1024            # packed text per bucket at most (BSON's limit is 16 MB)
+BUCKET_BYTES = 512 * 1024            # packed text per bucket at most, before compression (BSON's: 16 MB)
 SEAL_GRACE = DELETE_GRACE            # a range with a missing seq is sealed without it after this
 SEAL_PARALLEL = 2                    # background seals of one process running at once
 SEAL_QUEUE = 1000                    # seals waiting at most; more are left to a later read
@@ -144,8 +148,9 @@ def bucket_document(webhook_id: str, bucket: int, payloads: list[dict]) -> tuple
         packed.append(item)
         held.append(seq)
     first = min((d["created_at"] for d in payloads), default=now())
+    text = "[" + ",".join(packed) + "]"
     document = {"_id": bucket_id(webhook_id, bucket), "webhook_id": webhook_id, "created_at": first,
-                "packed": "[" + ",".join(packed) + "]"}
+                "packed": Binary(zlib.compress(text.encode("utf-8"), 1))}
     if singles:
         document["singles"] = singles
     return document, held
@@ -153,8 +158,11 @@ def bucket_document(webhook_id: str, bucket: int, payloads: list[dict]) -> tuple
 
 def unpack(bucket: dict) -> list[dict]:
     """A bucket's payloads as ``{seq, content, created_at}``."""
+    packed = bucket.get("packed") or b"[]"
+    if isinstance(packed, bytes):
+        packed = zlib.decompress(packed)
     return [{"seq": seq, "content": text, "created_at": EPOCH + timedelta(milliseconds=ms)}
-            for seq, ms, text in json.loads(bucket.get("packed") or "[]")]
+            for seq, ms, text in json.loads(packed)]
 
 
 def epoch_ms(t: datetime) -> int:
