@@ -87,6 +87,8 @@ BUCKET_BYTES = 512 * 1024            # packed text per bucket at most, before co
 SEAL_GRACE = DELETE_GRACE            # a range with a missing seq is sealed without it after this
 SEAL_PARALLEL = 2                    # background seals of one process running at once
 SEAL_QUEUE = 1000                    # seals waiting at most; more are left to a later read
+REPAIR_QUEUE = 4                     # seals asked for by reads (ranges found unsealed) waiting at most,
+                                     # run one at a time: an upgraded database converts gradually
 LEGACY_INDEXES = ("token_unique", "ttl", "webhook_created_at")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -197,6 +199,8 @@ class Store:
         # process take turns (striped locks); other replicas' rare collisions are retried
         self._seq_locks = [asyncio.Lock() for _ in range(64)]
         self._seal_gate = asyncio.Semaphore(SEAL_PARALLEL)
+        self._repair_gate = asyncio.Semaphore(1)
+        self._repairs = 0
         self._sealing: set[tuple[str, int]] = set()        # (webhook id, bucket) scheduled
         self._not_before: dict[tuple[str, int], float] = {}  # buckets that could not be sealed: retry after
         self._background: set[asyncio.Task] = set()
@@ -360,7 +364,7 @@ class Store:
         found, unsealed = await self._read(hook["id"], seqs)
         for number in unsealed:
             if bucket_seqs(number)[-1] <= top:
-                self.schedule_seal(hook["id"], number)
+                self.schedule_seal(hook["id"], number, repair=True)
         out = []
         for doc in (found[seq] for seq in seqs if seq in found):
             content = doc.get("content")
@@ -373,24 +377,31 @@ class Store:
 
     # --- buckets --------------------------------------------------------------------
 
-    def schedule_seal(self, webhook_id: str, bucket: int) -> None:
-        """Seal this bucket (and the one before, if a straggler kept it open) in the background."""
+    def schedule_seal(self, webhook_id: str, bucket: int, repair: bool = False) -> None:
+        """Seal this bucket (and the one before, if a straggler kept it open) in the background.
+
+        ``repair``: asked for by a read that found the range unsealed (mostly payloads of the
+        previous layout); such seals wait in a short queue of their own and run one at a time,
+        so that reading an upgraded database does not turn into a burst of seals."""
         key = (webhook_id, bucket)
         loop = asyncio.get_running_loop()
-        if key in self._sealing or self._not_before.get(key, 0.0) > loop.time() or len(self._sealing) >= SEAL_QUEUE:
+        if key in self._sealing or self._not_before.get(key, 0.0) > loop.time() or len(self._sealing) >= SEAL_QUEUE \
+                or (repair and self._repairs >= REPAIR_QUEUE):
             return
         self._not_before.pop(key, None)
         self._sealing.add(key)
-        task = loop.create_task(self._seal_logged(webhook_id, bucket))
+        self._repairs += repair
+        task = loop.create_task(self._seal_logged(webhook_id, bucket, self._repair_gate if repair else self._seal_gate))
         self._background.add(task)
 
         def done(t: asyncio.Task) -> None:
             self._background.discard(t)
             self._sealing.discard(key)
+            self._repairs -= repair
         task.add_done_callback(done)
 
-    async def _seal_logged(self, webhook_id: str, bucket: int) -> None:
-        async with self._seal_gate:
+    async def _seal_logged(self, webhook_id: str, bucket: int, gate: asyncio.Semaphore) -> None:
+        async with gate:
             try:
                 for number in (bucket, bucket - 1) if bucket > 0 else (bucket,):
                     if not await self.seal_bucket(webhook_id, number) and len(self._not_before) < 10_000:
