@@ -228,12 +228,18 @@ def test_unknown_extra_arguments_render_through_the_cli(tool_dirs, built_engine,
     assert result["ok"] and "kind: Pod" not in result["stdout"] and "kind: ConfigMap" in result["stdout"]
 
 
-def test_a_session_with_the_engine_says_so(project, built_engine):
+def engine_project(project, built_engine, test: str):
+    """The minimal chart, the built engine in the project's state, and ``test``."""
     project.chart("minimal")
     project.ini(chartest_chart="minimal")
     engine_in(project.path / ".chartest", built_engine)
-    project.test("""
-        from chartest.render import engine_client, renderers
+    project.test(test)
+    return project
+
+
+def test_a_session_with_the_engine_says_so(project, built_engine):
+    engine_project(project, built_engine, """
+        from chartest.render import renderers
 
         def test_render(render):
             assert render({"replicas": 2}).get("Deployment", "minimal-web")["spec"]["replicas"] == 2
@@ -292,10 +298,7 @@ def own_kept_engine(monkeypatch, tmp_path, built_engine):
 
 
 def test_a_kept_engine_serves_the_next_sessions_and_is_replaced_when_gone(project, built_engine, own_kept_engine):
-    project.chart("minimal")
-    project.ini(chartest_chart="minimal")
-    engine_in(project.path / ".chartest", built_engine)
-    project.test("""
+    engine_project(project, built_engine, """
         def test_render(render):
             assert render({"replicas": 2}).get("Deployment", "minimal-web")["spec"]["replicas"] == 2
     """)
