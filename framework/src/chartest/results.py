@@ -4,11 +4,12 @@ A :class:`ResultCache` maps a key (the sha256 of everything the result depends o
 :func:`key_of`) to a JSON value, in memory per process and on disk under
 ``<state>/cache/<name>`` so reruns and pytest-xdist workers share it. Disk writes
 are atomic (temp file plus ``os.replace``); an unreadable or foreign entry is a miss,
-an unwritable cache only costs speed. ``hits`` and ``misses`` count what it saved.
+an unwritable cache only costs speed. ``memory_hits``, ``disk_hits`` and ``misses``
+count what it saved.
 
-Used for ``helm lint`` (:mod:`chartest.gate.lint`), the upgrade comparison with the
-base ref (:mod:`chartest.gate.chart_gate`) and the local Traefik's answers
-(:mod:`chartest.routing.verdicts`).
+Used for renders (:mod:`chartest.render.helm`), ``helm lint`` (:mod:`chartest.gate.lint`),
+the upgrade comparison with the base ref (:mod:`chartest.gate.chart_gate`) and the local
+Traefik's answers (:mod:`chartest.routing.verdicts`).
 """
 
 from __future__ import annotations
@@ -38,19 +39,23 @@ class ResultCache:
     def __init__(self, name: str, version: int):
         self.name = name
         self.version = version  # bump when the stored form changes: older entries become misses
-        self._memory: dict[str, Any] = {}
+        self._memory: dict[str, str] = {}  # key -> the entry's JSON text (parsed per get: fresh objects)
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        self.memory_hits = self.disk_hits = self.misses = 0
 
     def path(self, key: str) -> Path:
         return state.cache_dir() / self.name / key[:2] / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` is stored (in memory, or a file on disk), without reading it."""
+        return key in self._memory or self.path(key).exists()
 
     def get(self, key: str) -> Any | None:
         """The stored value (a fresh copy), or None."""
         with self._lock:
             text = self._memory.get(key)
-        if text is None:
+        in_memory = text is not None
+        if not in_memory:
             try:
                 text = self.path(key).read_text()
             except OSError:
@@ -66,7 +71,10 @@ class ResultCache:
             return None
         with self._lock:
             self._memory[key] = text
-        self.hits += 1
+        if in_memory:
+            self.memory_hits += 1
+        else:
+            self.disk_hits += 1
         return entry["value"]
 
     def put(self, key: str, value: Any) -> None:

@@ -7,7 +7,8 @@ process linking helm's library, or the helm CLI per call; the same output).
 
 Each distinct render is parsed once and cached in its parsed form, as JSON
 (successes and failures): in memory per process and on disk under
-``<state>/cache/render``, so pytest-xdist workers and reruns share it; a hit is
+``<state>/cache/render`` (:class:`chartest.results.ResultCache`, as lint results
+and Traefik's answers are), so pytest-xdist workers and reruns share it; a hit is
 one ``json.loads`` that gives the caller fresh objects. The key is the sha256 of
 the renderer, the chart's content, the values and the arguments; the chart's
 digest is computed once per session (:func:`new_session`, called by the plugin
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .. import pins, state, tools
+from ..results import ResultCache
 from . import renderers
 from .manifests import Manifests, Resource, parse_manifests
 
@@ -44,10 +46,10 @@ __all__ = ["render", "RenderError", "stats", "reset_stats", "chart_digest", "hel
            "clear_memory_cache", "new_session", "prefetch", "stop_prefetch", "render_differences",
            "add_observer", "remove_observer", "content_digest"]
 
-CACHE_FORMAT = renderers.RESULT_FORMAT * 100 + 1  # bump the last digit when the cached form changes
-_memory: dict[str, str] = {}  # key -> the cached entry's JSON text (parsed again per call: fresh objects)
+CACHE_FORMAT = renderers.RESULT_FORMAT * 100 + 2  # bump the last digit when the cached form changes
+render_cache = ResultCache("render", version=CACHE_FORMAT)
 _lock = threading.Lock()
-_stats = {"helm_invocations": 0, "memory_hits": 0, "disk_hits": 0, "renders": 0}
+_stats = {"helm_invocations": 0, "renders": 0}
 
 
 class RenderError(RuntimeError):
@@ -85,12 +87,13 @@ def helm_binary() -> Path:
 
 def stats() -> dict[str, int]:
     """Counters of this process: real renders (``helm_invocations``), cache hits, render calls."""
-    return dict(_stats)
+    return {**_stats, "memory_hits": render_cache.memory_hits, "disk_hits": render_cache.disk_hits}
 
 
 def reset_stats() -> None:
     for k in _stats:
         _stats[k] = 0
+    render_cache.memory_hits = render_cache.disk_hits = render_cache.misses = 0
 
 
 _session_digests: dict[Path, str] = {}  # chart dir or values file -> content digest, this session
@@ -98,7 +101,7 @@ _session_digests: dict[Path, str] = {}  # chart dir or values file -> content di
 
 def clear_memory_cache() -> None:
     """Forget every render and digest of this process (after editing a chart in-process)."""
-    _memory.clear()
+    render_cache.clear_memory()
     _session_digests.clear()
 
 
@@ -159,26 +162,6 @@ def _cache_key(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _disk_path(key: str) -> Path:
-    return state.cache_dir() / "render" / key[:2] / f"{key}.json"
-
-
-def _read_disk(key: str) -> str | None:
-    try:
-        with open(_disk_path(key)) as fh:
-            text = fh.read()
-    except OSError:
-        return None
-    return text if text.startswith(f'{{"format": {CACHE_FORMAT},') else None
-
-
-def _write_disk(key: str, text: str) -> None:
-    try:
-        state.write_atomic(_disk_path(key), text)
-    except OSError:
-        pass  # a read-only cache only costs speed
-
-
 def _count_invocation() -> None:
     with _lock:
         _stats["helm_invocations"] += 1
@@ -223,10 +206,8 @@ def render(
     _stats["renders"] += 1
     if not cache:
         entry = _entry(_submit(job).result())
-    elif (entry := _memory.get(job.key)) is not None:
-        _stats["memory_hits"] += 1
     else:
-        entry = _from_prefetch(job.key) or job.produce()
+        entry = render_cache.get(job.key) or _from_prefetch(job.key) or job.produce()
     manifests = _manifests(entry)
     manifests.request = request
     return manifests
@@ -238,17 +219,16 @@ def _submit(job: "_Job") -> Future:
     return renderers.chosen().submit(job)
 
 
-def _entry(result: dict) -> str:
-    """The cached form of a renderer's result: JSON with the parsed documents (or helm's error)."""
+def _entry(result: dict) -> dict:
+    """The cached form of a renderer's result: the parsed documents (or helm's error), as JSON has them."""
     if not result["ok"]:
-        return json.dumps({"format": CACHE_FORMAT, "ok": False, "stderr": result["stderr"],
-                           "argv": result.get("argv", [])})
+        return {"ok": False, "stderr": result["stderr"], "argv": result.get("argv", [])}
     docs: list | None = result.get("docs")  # the render engine parses as parse_manifests does
     if docs is None:
         docs = [[r.source, dict(r)] for r in parse_manifests(result["stdout"])]
         if not _json_native(docs):
             docs = None  # e.g. a timestamp PyYAML makes a date of: parsed again on every call
-    return json.dumps({"format": CACHE_FORMAT, "ok": True, "stdout": result["stdout"], "docs": docs})
+    return {"ok": True, "stdout": result["stdout"], "docs": docs}
 
 
 def _json_native(node: Any) -> bool:
@@ -260,8 +240,7 @@ def _json_native(node: Any) -> bool:
     return node is None or isinstance(node, (str, int, float))  # bool is an int
 
 
-def _manifests(entry: str) -> Manifests:
-    data = json.loads(entry)
+def _manifests(data: dict) -> Manifests:
     if not data["ok"]:
         raise RenderError(data["stderr"], data.get("argv", ()))
     if data["docs"] is None:
@@ -318,26 +297,16 @@ class _Job:
             "extra": self.extra_args,
         }) if keyed else ""
 
-    def produce(self) -> str:
+    def produce(self) -> dict:
         """The cached entry (memory, then disk), else a new render's, cached both ways."""
-        entry = _memory.get(self.key) or self.from_disk()
+        entry = render_cache.get(self.key)
         if entry is None:
             entry = self.store(_submit(self).result())
         return entry
 
-    def from_disk(self) -> str | None:
-        entry = _read_disk(self.key)
-        if entry is not None:
-            _stats["disk_hits"] += 1
-            with _lock:
-                _memory[self.key] = entry
-        return entry
-
-    def store(self, result: dict) -> str:
+    def store(self, result: dict) -> dict:
         entry = _entry(result)
-        _write_disk(self.key, entry)
-        with _lock:
-            _memory[self.key] = entry
+        render_cache.put(self.key, entry)
         return entry
 
 
@@ -364,7 +333,7 @@ def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]]
             job = _Job(chart_dir, **kw)
         except (TypeError, OSError, tools.MissingTool):
             continue  # a request from an older plan, or a values file that is gone: rendered on demand
-        if job.key not in _prefetch and job.key not in _memory and not _disk_path(job.key).exists():
+        if job.key not in _prefetch and not render_cache.has(job.key):
             jobs.setdefault(job.key, job)
     if not jobs:
         return 0
