@@ -125,8 +125,8 @@ class ChartGate:
             self._base_commit = gitref.resolve_ref(gitref.repo_root(self.chart_dir), self.require_base())
         return key_of({"base_commit": self._base_commit, "chart": str(self.chart_dir),
                        "digest": helm.content_digest(self.chart_dir), "label": values.label,
-                       "values_files": [[str(Path(f).resolve()), helm.content_digest(Path(f).resolve())]
-                                        for f in values.files],
+                       "values_files": [[str(f), helm.content_digest(f)]
+                                        for f in (Path(f).resolve() for f in values.files)],
                        "release": self.release, "namespace": self.namespace,
                        "api_versions": list(self.api_versions), "kube_version": self.kube_version,
                        "renderer": renderers.chosen().identity()})

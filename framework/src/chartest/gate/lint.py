@@ -118,8 +118,8 @@ def helm_lint(chart_dir: str | Path, values_files: Sequence[str | Path] = (), *,
     chart_dir = Path(chart_dir).resolve()  # a kept engine does not share this process's directory
     kube_version = kube_version or pins.get("kubernetes.version")
     files = [Path(f).resolve() for f in values_files]
-    key = key_of({"linter": renderers.chosen().identity(), "chart": str(chart_dir.resolve()),
-                  "digest": helm.content_digest(chart_dir.resolve()),
+    key = key_of({"linter": renderers.chosen().identity(), "chart": str(chart_dir),
+                  "digest": helm.content_digest(chart_dir),
                   "values_files": [[str(f), _digest(f)] for f in files],
                   "kube_version": kube_version, "strict": strict,
                   # helm lint takes its namespace from these, as `helm lint` does
