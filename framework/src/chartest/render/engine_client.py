@@ -98,14 +98,15 @@ class Engine:
         path = socket_path(binary)
         connection = _connect(path)
         starting: subprocess.Popen | None = None
-        started = deadline = time.monotonic() + 10
+        started = 0.0
+        deadline = time.monotonic() + 10
         while connection is None:
-            gave_way = starting is not None and starting.poll() == 0 and time.monotonic() - started > 0.1
-            if starting is None or gave_way or (starting.poll() or 0) != 0:
-                if starting is not None and starting.returncode != 0:
-                    raise EngineDied(f"the render engine could not listen on {path} ({starting.returncode})")
-                # none started yet, or the one started gave way to an engine holding the socket's
-                # lock, which then did not answer (it was leaving): start one again
+            exited = None if starting is None else starting.poll()
+            if exited not in (None, 0):
+                raise EngineDied(f"the render engine could not listen on {path} ({exited})")
+            # none started yet, or the one started gave way (0) to an engine holding the socket's
+            # lock that then did not answer (it was leaving): start one again
+            if starting is None or (exited == 0 and time.monotonic() - started > 0.1):
                 starting = subprocess.Popen(
                     [str(binary), "-listen", str(path), "-idle", f"{max(1, int(idle_seconds))}s"],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
