@@ -3,6 +3,7 @@
 Each test writes a chart of its own, so every render of it is new to the cache.
 """
 
+import json
 import uuid
 
 import chartest.render.helm as helm_mod
@@ -90,3 +91,63 @@ def test_render_plan_prefetches_after_a_chart_edit(pytester, inner_env, tmp_path
     second = pytester.runpytest_subprocess(f"--chart={chart}", "-p", "no:cacheprovider")
     second.assert_outcomes(passed=1)
     second.stdout.fnmatch_lines(["chartest: prefetched 1 render in parallel*"])
+
+
+ROUTE = """apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: app}
+spec:
+  entryPoints: [web]
+  routes:
+    - {match: "Host(`plan.test`)", kind: Rule, services: [{name: app, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app}
+spec: {ports: [{name: http, port: 80}]}
+"""
+
+
+def test_a_committed_plan_starts_renders_lints_and_traefik_ahead_in_a_fresh_clone(pytester, inner_env, tmp_path):
+    """The `plan` setting names a file in the repository: the first session writes it (paths
+    relative to the rootdir, one test per line); a session with no chartest state at all (a fresh
+    clone) starts what it lists ahead of the tests; a session that records the same leaves it as is."""
+    chart = _chart(pytester.path)
+    (chart / "templates" / "route.yaml").write_text(ROUTE)
+    values = pytester.path / "ci-values.yaml"
+    values.write_text("replicas: 2\n")
+    pytester.makepyfile(test_plan="""
+        from chartest.gate.lint import helm_lint
+
+        def test_replicas(render):
+            assert render({"replicas": 4}).get("Deployment", "app")["spec"]["replicas"] == 4
+
+        def test_lint(chart_dir):
+            assert helm_lint(chart_dir, ["ci-values.yaml"]).ok
+
+        def test_route(routing_table, local_traefik):
+            from chartest.routing import Request
+
+            table = routing_table({"replicas": 4})
+            assert local_traefik(table).ask(Request("GET", "plan.test", "/")).service == "app"
+    """)
+    plan = pytester.path / "tests-plan.json"
+    args = ["--chart=chart", f"--chartest-plan={plan.name}", "-p", "no:cacheprovider"]
+    first = pytester.runpytest_subprocess(*args, "--chartest-state=state-1")
+    first.assert_outcomes(passed=3)
+    text = plan.read_text()
+    lines = text.splitlines()
+    assert lines[0].startswith('{"format": 2, "chart": "chart"') and len(lines) == 5, text  # a line per test
+    recorded = json.loads(text)["tests"]
+    assert set(recorded) == {"test_plan.py::test_replicas", "test_plan.py::test_lint", "test_plan.py::test_route"}
+    assert recorded["test_plan.py::test_lint"]["lint"][0]["chart"] == "chart"  # relative: the file is portable
+    assert recorded["test_plan.py::test_lint"]["lint"][0]["values_files"] == ["ci-values.yaml"]
+    assert str(pytester.path) not in text
+    assert {"render", "traefik"} <= set(recorded["test_plan.py::test_route"])
+    written = plan.stat().st_mtime_ns
+
+    fresh = pytester.runpytest_subprocess(*args, "--chartest-state=state-2")  # nothing cached anywhere
+    fresh.assert_outcomes(passed=3)
+    fresh.stdout.fnmatch_lines(["chartest: prefetched 1 render in parallel*",
+                                "chartest: started ahead of their tests: 1 Traefik start, 1 lint"])
+    assert plan.stat().st_mtime_ns == written, "the same records leave the committed file as it is"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,43 @@ def test_lint_of_a_relative_chart_path_lints_that_chart(own_state, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     result = lint_mod.helm_lint("small", cache=False)
     assert result.ok, result.output
+
+
+# ---------------------------------------------------------------------------------- started ahead
+
+def test_prefetched_lint_is_the_one_the_test_gets(own_state, tmp_path):
+    """A lint started ahead (the render plan does at session start) runs once; the test asking for
+    it while it runs waits for that answer instead of linting again."""
+    chart = write_chart(tmp_path / "small")
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({"port": 83}))
+    before = lint_mod.stats["helm_lints"]
+    request = {"chart": str(chart), "values_files": [str(values)], "kube_version": None, "strict": True}
+    gone = {**request, "values_files": [str(tmp_path / "not-there.json")]}
+    assert lint_mod.prefetch([request, request, gone]) == 1  # once; a missing values file is not linted ahead
+    result = lint_mod.helm_lint(chart, [values])
+    assert result.ok, result.output
+    deadline = time.monotonic() + 30
+    while lint_mod._in_flight and time.monotonic() < deadline:  # the duplicate finds it stored
+        time.sleep(0.01)
+    assert lint_mod.stats["helm_lints"] == before + 1
+    assert lint_mod.prefetch([request]) == 0  # stored now
+
+
+def test_prestarted_traefik_is_taken_over_and_has_answered_its_requests(own_state):
+    from chartest.routing import Request
+    from chartest.routing import verdicts
+
+    table = _table(host="ahead.test")
+    requests = [Request("GET", "ahead.test", "/apix"), Request("GET", "ahead.test", "/")]
+    before = verdicts.stats["traefik_starts"]
+    assert verdicts.prestart(table, requests)
+    assert not verdicts.prestart(table, requests)  # once per configuration
+    answers = verdicts.TraefikAnswers(table)
+    assert answers.started and verdicts.stats["traefik_starts"] == before + 1  # taken over, not started again
+    assert [o.service for o in answers.ask_all(requests)] == ["api", "www"]
+    answers.stop()
+    verdicts.answer_cache.clear_memory()
+    assert verdicts.answer_cache.get(answers.key) is not None
+    assert not verdicts.prestart(table)  # answered before: nothing to start
+    verdicts.stop_prestarted()

@@ -10,17 +10,19 @@ import os
 
 import pytest
 
+from chartest import state_dir
 from chartest.gate import ValuesSet, compare_manifests
 from chart_data import FEATURE_SETS, SEED_VALUES
 
 
-@pytest.fixture(scope="module")
-def values_sets(chartest_settings) -> dict[str, ValuesSet]:
+def _values_sets() -> dict[str, ValuesSet]:
     """The chart's defaults, the seed's values file and every feature set, each as a values file.
 
     The feature sets' files are named by their content in the state directory's cache, so the
-    same values keep the same path from run to run and lint and renders come from the cache."""
-    d = chartest_settings.state_dir / "cache" / "values-files"
+    same values keep the same path from run to run and lint and renders come from the cache. They
+    are written when this module is collected: the render plan starts the lints that use them
+    right after collection."""
+    d = state_dir() / "cache" / "values-files"
     sets = {"defaults": ValuesSet("chart defaults"), "seed": ValuesSet(str(SEED_VALUES), (SEED_VALUES,))}
     for name, values in FEATURE_SETS.items():
         if values:
@@ -33,6 +35,14 @@ def values_sets(chartest_settings) -> dict[str, ValuesSet]:
                 tmp.replace(path)   # atomic: a concurrent run never reads half a file
             sets[name] = ValuesSet(f"feature set {name}", (path,))
     return sets
+
+
+VALUES_SETS = _values_sets()
+
+
+@pytest.fixture(scope="module")
+def values_sets() -> dict[str, ValuesSet]:
+    return VALUES_SETS
 
 
 @pytest.mark.parametrize("name", ["defaults", "seed", *[n for n in FEATURE_SETS if FEATURE_SETS[n]]])

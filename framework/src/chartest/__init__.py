@@ -41,6 +41,7 @@ _EXPORTS = {
     "MissingTool": "chartest.tools",
     "CommandError": "chartest.shell",
     "find_tool": "chartest.tools",
+    "state_dir": "chartest.state",
     "unavailable": "chartest.plugin.cluster_fixtures",
     "installing": "chartest.plugin.cluster_fixtures",
     "visible": "chartest.plugin.cluster_fixtures",
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .cluster.registry import Registry, package_chart, push_chart  # noqa: F401
     from .cluster.release import Release, Releases  # noqa: F401
     from .plugin.cluster_fixtures import installing, unavailable, visible  # noqa: F401
+    from .state import state_dir  # noqa: F401
     from .render.helm import RenderError, render_differences  # noqa: F401
     from .render.helm import render as render_chart  # noqa: F401
     from .render.manifests import Manifests, PathError, Resource  # noqa: F401

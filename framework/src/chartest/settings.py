@@ -93,6 +93,10 @@ SETTINGS: tuple[Setting, ...] = (
             "one left (kept between sessions, it spares each its start-up); 0: one engine per pytest process "
             "(the default where CI=true)", lambda s: 0 if os.environ.get("CI") == "true" else 600, "float",
             "--render-engine-keep", "CHARTEST_RENDER_ENGINE_KEEP", "chartest_render_engine_keep"),
+    Setting("plan", "where chartest records what each test asked for (renders, helm lints, the routing "
+            "tables the real Traefik answered) and starts it ahead of the tests next session; default: the "
+            "state directory's cache. A file in the repository, committed, lets fresh clones and CI prefetch "
+            "too", None, "path", "--chartest-plan", "CHARTEST_PLAN", "chartest_plan"),
     Setting("state_dir", "where chartest keeps caches, kubeconfigs and artifacts", ".chartest", "path",
             "--chartest-state", "CHARTEST_STATE", "chartest_state"),
     Setting("cluster_name", "kind cluster to create or reuse", "chartest", "str",

@@ -21,6 +21,8 @@ def configure(directory: str | os.PathLike) -> Path:
 
 
 def state_dir() -> Path:
+    """Where chartest keeps caches, kubeconfigs and artifacts (the ``state_dir`` setting, once the
+    plugin has read it): a place for files a suite generates and wants to keep between runs."""
     if _state_dir is not None:
         return _state_dir
     return Path(os.environ.get("CHARTEST_STATE") or ".chartest").resolve()

@@ -16,18 +16,19 @@ again. Where the render engine runs, it lints too (helm's own ``pkg/action`` Lin
 from __future__ import annotations
 
 import os
-
 import re
 import subprocess
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 from .. import pins, tools
 from ..results import ResultCache, key_of
 from ..shell import env_with_tools
 
-__all__ = ["LintFinding", "LintResult", "helm_lint", "parse_lint_output", "lint_cache"]
+__all__ = ["LintFinding", "LintResult", "helm_lint", "parse_lint_output", "lint_cache", "prefetch"]
 
 lint_cache = ResultCache("lint", version=1)
 stats = {"helm_lints": 0}  # real lints of this process (cache misses)
@@ -113,29 +114,108 @@ def helm_lint(chart_dir: str | Path, values_files: Sequence[str | Path] = (), *,
               kube_version: str | None = None, strict: bool = True, label: str | None = None,
               cache: bool = True) -> LintResult:
     """``helm lint [--strict]`` of ``chart_dir`` with ``values_files`` (applied in order), cached."""
-    from ..render import helm, renderers
-
     chart_dir = Path(chart_dir).resolve()  # a kept engine does not share this process's directory
     kube_version = kube_version or pins.get("kubernetes.version")
     files = [Path(f).resolve() for f in values_files]
-    key = key_of({"linter": renderers.chosen().identity(), "chart": str(chart_dir),
-                  "digest": helm.content_digest(chart_dir),
-                  "values_files": [[str(f), _digest(f)] for f in files],
-                  "kube_version": kube_version, "strict": strict,
-                  # helm lint takes its namespace from these, as `helm lint` does
-                  "env": {k: os.environ.get(k) for k in ("HELM_NAMESPACE", "HELM_KUBECONTEXT", "KUBECONFIG")},
-                  }) if cache else ""
-    answer = lint_cache.get(key) if cache else None
-    if answer is None:
-        stats["helm_lints"] += 1
-        answer = _engine_lint(chart_dir, files, kube_version, strict) or _cli_lint(chart_dir, files, kube_version,
-                                                                                 strict)
-        if cache:
-            lint_cache.put(key, answer)
+    if cache:
+        for observe in observers:
+            observe({"chart": str(chart_dir), "values_files": [str(f) for f in files],
+                     "kube_version": kube_version, "strict": strict})
+        answer = _cached_answer(chart_dir, files, kube_version, strict)
+    else:
+        answer = _answer(chart_dir, files, kube_version, strict)
     shown = label or (", ".join(map(str, values_files)) if values_files else None)
     # findings are on stdout; stderr has helm's summary and Go's coalesce warnings
     return LintResult(chart_dir, shown, answer["returncode"], answer["stdout"] + answer["stderr"],
                       parse_lint_output(answer["stdout"], shown))
+
+
+def _key(chart_dir: Path, files: list[Path], kube_version: str, strict: bool) -> str:
+    from ..render import helm, renderers
+
+    return key_of({"linter": renderers.chosen().identity(), "chart": str(chart_dir),
+                   "digest": helm.content_digest(chart_dir),
+                   "values_files": [[str(f), _digest(f)] for f in files],
+                   "kube_version": kube_version, "strict": strict,
+                   # helm lint takes its namespace from these, as `helm lint` does
+                   "env": {k: os.environ.get(k) for k in ("HELM_NAMESPACE", "HELM_KUBECONTEXT", "KUBECONFIG")},
+                   })
+
+
+def _answer(chart_dir: Path, files: list[Path], kube_version: str, strict: bool) -> dict:
+    stats["helm_lints"] += 1
+    return _engine_lint(chart_dir, files, kube_version, strict) or _cli_lint(chart_dir, files, kube_version, strict)
+
+
+def _cached_answer(chart_dir: Path, files: list[Path], kube_version: str, strict: bool) -> dict:
+    """The stored answer, else the one a prefetch is producing, else helm's now (then stored)."""
+    key = _key(chart_dir, files, kube_version, strict)
+    with _in_flight_lock:
+        producing = _in_flight.get(key)
+        if producing is None:
+            answer = lint_cache.get(key)
+            if answer is not None:
+                return answer
+            producing = _in_flight[key] = Future()
+            mine = True
+        else:
+            mine = False
+    if not mine:
+        return producing.result()
+    try:
+        answer = _answer(chart_dir, files, kube_version, strict)
+        lint_cache.put(key, answer)
+    except BaseException as exc:
+        producing.set_exception(exc)
+        raise
+    else:
+        producing.set_result(answer)
+    finally:
+        with _in_flight_lock:
+            del _in_flight[key]
+    return answer
+
+
+def prefetch(requests: Iterable[dict]) -> int:
+    """Lint these requests (``helm_lint``'s arguments as :data:`observers` see them) on a background
+    thread, one after another, so the lints a session's tests will ask for run beside them; a test
+    asking for one in progress waits for it. Returns how many were not stored already."""
+    todo: dict[str, tuple[Path, list[Path], str, bool]] = {}
+    for r in requests:
+        files = [Path(f).resolve() for f in r.get("values_files") or ()]
+        chart, kube_version, strict = Path(r["chart"]).resolve(), r.get("kube_version"), bool(r.get("strict", True))
+        if not (chart / "Chart.yaml").is_file() or not all(f.is_file() for f in files):
+            continue  # gone since it was noted: nothing to prefetch
+        kube_version = kube_version or pins.get("kubernetes.version")
+        key = _key(chart, files, kube_version, strict)
+        if not lint_cache.has(key):
+            todo[key] = (chart, files, kube_version, strict)
+    if todo:
+        _stop.clear()
+        threading.Thread(target=_lint_all, args=(list(todo.values()),), name="chartest-lint-prefetch",
+                         daemon=True).start()
+    return len(todo)
+
+
+def stop_prefetch() -> None:
+    """Lint nothing more in the background (the session ends)."""
+    _stop.set()
+
+
+def _lint_all(todo: list[tuple[Path, list[Path], str, bool]]) -> None:
+    for chart, files, kube_version, strict in todo:
+        if _stop.is_set():
+            return
+        try:
+            _cached_answer(chart, files, kube_version, strict)
+        except Exception:  # noqa: BLE001 - the test asking for it lints again and reports
+            pass
+
+
+observers: list[Callable[[dict], None]] = []  # called with each cached lint's request (the render plan)
+_in_flight: dict[str, Future] = {}  # lint key -> the answer being produced (by a test or the prefetch)
+_in_flight_lock = threading.Lock()
+_stop = threading.Event()
 
 
 def _digest(values_file: Path) -> str:

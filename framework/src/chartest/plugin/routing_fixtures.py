@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 
 from .. import tools
+from .render_fixtures import PLAN_PLUGIN
 
 if TYPE_CHECKING:  # the routing tier loads when a routing fixture runs, not with the plugin
     from ..routing.lints import Lint
@@ -47,6 +48,11 @@ def routing_lints(routing_table) -> Callable[..., list[Lint]]:
     return run
 
 
+def _plan_entry(table: RoutingTable) -> dict:
+    """What the render plan keeps to build ``table`` again next session."""
+    return {"documents": table.documents, "strict_prefix_matching": table.strict_prefix_matching}
+
+
 @pytest.fixture(scope="session")
 def local_traefik(pytestconfig) -> Any:
     """``local_traefik(table)``: the real pinned Traefik's answers for ``table``'s routes, one per
@@ -57,6 +63,9 @@ def local_traefik(pytestconfig) -> Any:
     started: dict[str, TraefikAnswers] = {}
 
     def get(table: RoutingTable) -> TraefikAnswers:
+        plan = pytestconfig.pluginmanager.get_plugin(PLAN_PLUGIN)
+        if plan is not None and table.documents is not None:  # started ahead of this test next time
+            plan.note("traefik", _plan_entry(table))
         try:
             key = config_key(table)
             if key not in started:
@@ -74,12 +83,16 @@ def local_traefik(pytestconfig) -> Any:
 
 
 @pytest.fixture(scope="session")
-def assert_traefik_agrees(local_traefik) -> Callable[..., None]:
+def assert_traefik_agrees(local_traefik, pytestconfig) -> Callable[..., None]:
     from ..routing import compare
     from ..routing.corpus import generate
 
     def check(table: RoutingTable, requests: list[Request] | None = None) -> None:
-        requests = generate(table) if requests is None else requests
+        corpus = generate(table)
+        requests = corpus if requests is None else requests
+        plan = pytestconfig.pluginmanager.get_plugin(PLAN_PLUGIN)
+        if plan is not None and table.documents is not None and requests == corpus:
+            plan.note("traefik", {**_plan_entry(table), "corpus": True})  # asked ahead next time
         observed = local_traefik(table).ask_all(requests)
         if differences := compare(table, requests, observed):
             pytest.fail(f"{len(differences)} of {len(requests)} requests: the predictor and the real Traefik "

@@ -1,22 +1,34 @@
-"""Remember which renders each test asks for, and prefetch them after a chart edit.
+"""Remember what each test asked for, and start it ahead of the test in the next session.
 
 Editing a template makes every cached render stale, so the next run would render
-once per values set, one after another. This plugin records, per test id,
-the ``render()`` requests the test made (in ``<state>/cache/render-plan``). As soon
-as a later session starts (before collection), the recorded requests of the tests
-under its arguments that are not in the render cache are started with
-:func:`chartest.render.helm.prefetch`: the render engine (or helm on background
-threads) renders them while pytest collects and runs the tests, and each test
-picks up its result (or renders it itself if nothing got to it yet).
+once per values set, one after another; a fresh clone has no cache at all. This
+plugin records, per test id, the work a test asked for: its ``render()`` requests,
+its ``helm lint`` requests (:mod:`chartest.gate.lint`) and the routing tables it
+asked the real Traefik about (``local_traefik``). As soon as a later session
+starts, what its selected tests recorded and no cache holds is started: renders
+with :func:`chartest.render.helm.prefetch` (the render engine renders them while
+pytest collects and runs the tests), Traefik for each configuration
+(:func:`chartest.routing.verdicts.prestart`), and, once collection has run the
+test modules, the lints on a background thread. Each test picks up its result,
+or does the work itself if nothing got to it yet.
 
-Nothing is prefetched for tests that have no recorded plan (a fresh clone),
-nor under pytest-xdist, whose workers already render in parallel.
+The plan lives where the ``plan`` setting says: by default in the state
+directory's cache (a file per chart and pytest-xdist worker). A path inside the
+repository, committed, gives fresh clones and CI the plan too, as pytest-split's
+committed durations do; that file is rewritten at a session's end only when what
+was recorded changed, with paths relative to the rootdir (or to the state directory, wherever it is), one test per
+line, in the order the tests ran.
+
+Nothing is prefetched for tests that have no recorded plan, nor under
+pytest-xdist, whose workers already work in parallel.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +38,11 @@ from .. import state
 from . import renderers
 from .helm import new_session, prefetch, stats, stop_prefetch
 
+FORMAT = 2  # {"format": 2, "chart": ..., "tests": {test id: {kind: [request, ...]}}}
+KINDS = ("render", "lint", "traefik")
+PATH_FIELDS = ("chart", "values_files")  # written relative to the rootdir when inside it
+
+
 def plan_dir() -> Path:
     return state.cache_dir() / "render-plan"
 
@@ -34,23 +51,65 @@ def _chart_id(chart_dir: Path) -> str:
     return hashlib.sha256(str(Path(chart_dir).resolve()).encode()).hexdigest()[:12]
 
 
-def load_plan(chart_dir: Path) -> dict[str, list[dict]]:
-    """Every recorded ``{test id: [render kwargs, ...]}`` for this chart, across worker files."""
-    plan: dict[str, list[dict]] = {}
-    for path in sorted(plan_dir().glob(f"{_chart_id(chart_dir)}-*.json")):
-        try:
-            plan.update(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue  # a damaged plan only costs speed
-    return plan
-
-
-def save_plan(chart_dir: Path, worker: str, recorded: dict[str, list[dict]]) -> None:
-    plan = load_plan(chart_dir) | recorded
+def _read(path: Path, root: Path, chart_dir: Path) -> dict[str, dict[str, list]]:
     try:
-        state.write_atomic(plan_dir() / f"{_chart_id(chart_dir)}-{worker}.json", json.dumps(plan))
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # a damaged or missing plan only costs speed
+    if not isinstance(data, dict) or data.get("format") != FORMAT or \
+            _absolute(root, data.get("chart", "")) != str(Path(chart_dir).resolve()):
+        return {}  # an older form, or another chart's
+    return {test_id: {kind: [_with_paths(root, r, _absolute) for r in requests]
+                      for kind, requests in work.items() if kind in KINDS}
+            for test_id, work in (data.get("tests") or {}).items()}
+
+
+def _write(path: Path, root: Path, chart_dir: Path, plan: dict[str, dict[str, list]]) -> None:
+    tests = {test_id: {kind: [_with_paths(root, r, _relative) for r in requests]
+                       for kind, requests in sorted(work.items())}
+             for test_id, work in plan.items()}  # in the order the tests ran: prefetched in that order
+    body = ",\n".join(f"  {json.dumps(test_id)}: {json.dumps(work, sort_keys=True)}" for test_id, work in tests.items())
+    text = (f'{{"format": {FORMAT}, "chart": {json.dumps(_relative(root, str(chart_dir)))}, "tests": {{\n'
+            f"{body}\n}}}}\n")
+    try:
+        if path.read_text() == text:
+            return
+    except OSError:
+        pass
+    try:
+        state.write_atomic(path, text)
+        path.chmod(0o644)  # a plan in the repository is an ordinary file (the temp file was 0600)
     except OSError:
         pass  # an unwritable plan only costs speed
+
+
+STATE_TOKEN = "<state>"  # a path in the state directory, wherever this machine keeps it
+
+
+def _relative(root: Path, path: str) -> str:
+    for base, prefix in ((state.state_dir(), f"{STATE_TOKEN}/"), (root, "")):
+        try:
+            return prefix + Path(path).relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path
+
+
+def _absolute(root: Path, path: str) -> str:
+    if path.startswith(f"{STATE_TOKEN}/"):
+        return str(state.state_dir() / path[len(STATE_TOKEN) + 1:])
+    return str((root / path).resolve()) if path else ""
+
+
+def _with_paths(root: Path, request: dict, convert) -> dict:
+    out = dict(request)
+    for field in PATH_FIELDS:
+        value = out.get(field)
+        if isinstance(value, str):
+            out[field] = convert(root, value)
+        elif isinstance(value, list):
+            out[field] = [convert(root, v) if isinstance(v, str) else v for v in value]
+    return out
 
 
 def _selected(config: pytest.Config) -> list[str]:
@@ -76,47 +135,113 @@ def _under(test_id: str, selected: list[str]) -> bool:
 
 
 class RenderPlan:
-    """The pytest plugin object; ``record()`` is called by the render fixtures."""
+    """The pytest plugin object; the fixtures and :mod:`chartest.gate.lint` call :meth:`note`."""
 
-    def __init__(self, config: pytest.Config, chart_dir: Path):
+    def __init__(self, config: pytest.Config, chart_dir: Path, plan_file: Path | None = None):
         self.config = config
-        self.chart_dir = chart_dir
+        self.chart_dir = Path(chart_dir).resolve()
+        self.plan_file = plan_file
+        self.root = Path(str(config.rootpath))
         self.worker = getattr(config, "workerinput", {}).get("workerid", "main")
         self.current: str | None = None
-        self.recorded: dict[str, list[dict]] = {}  # test id -> render kwargs
-        self.queued = 0
+        self.recorded: dict[str, dict[str, list]] = {}  # test id -> kind -> requests
+        self.queued: Counter[str] = Counter()
+        self._lints: list[dict] = []
+        self._started = time.time()
 
+    # -- where ---------------------------------------------------------------------------------------
+    def _cache_file(self, worker: str) -> Path:
+        return plan_dir() / f"{_chart_id(self.chart_dir)}-{worker}.json"
+
+    def load(self) -> dict[str, dict[str, list]]:
+        """Every recorded test of this chart: the plan file, else the cache's files of every worker."""
+        paths = [self.plan_file] if self.plan_file else sorted(plan_dir().glob(f"{_chart_id(self.chart_dir)}-*.json"))
+        plan: dict[str, dict[str, list]] = {}
+        for path in paths:
+            plan.update(_read(path, self.root, self.chart_dir))
+        return plan
+
+    # -- recording -----------------------------------------------------------------------------------
     def record(self, request: dict[str, Any]) -> None:
+        """A render request of the running test (the render fixture's keyword arguments)."""
+        self.note("render", request)
+
+    def note(self, kind: str, request: dict[str, Any]) -> None:
         if self.current is None:
             return
         try:
             request = json.loads(json.dumps(request, default=str))
         except (TypeError, ValueError):
-            return  # values that do not survive JSON are rendered on demand
-        per_test = self.recorded.setdefault(self.current, [])
-        if request not in per_test:
-            per_test.append(request)
+            return  # what does not survive JSON is done on demand
+        done = self.recorded.setdefault(self.current, {}).setdefault(kind, [])
+        if request not in done:
+            done.append(request)
 
+    def note_lint(self, request: dict[str, Any]) -> None:
+        self.note("lint", request)
+
+    # -- hooks ---------------------------------------------------------------------------------------
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         new_session()
+        from ..gate import lint
+
+        lint.observers.append(self.note_lint)
         under_xdist = hasattr(self.config, "workerinput") or self.config.pluginmanager.has_plugin("dsession")
         if under_xdist or not (self.chart_dir / "Chart.yaml").exists():
             return
-        plan = load_plan(self.chart_dir)
-        if not plan:
-            return
         selected = _selected(self.config)
-        self.queued = prefetch(self.chart_dir, [r for test_id, requests in plan.items()
-                                                if _under(test_id, selected) for r in requests])
+        work: dict[str, list] = {kind: [] for kind in KINDS}
+        for test_id, asked in self.load().items():
+            if _under(test_id, selected):
+                for kind in KINDS:
+                    work[kind] += asked.get(kind, [])
+        if work["render"]:
+            self.queued["render"] = prefetch(self.chart_dir, work["render"])
+        if work["traefik"]:
+            self.queued["Traefik start"] = _prestart_traefik(work["traefik"])
+        self._lints = work["lint"]  # once collection has imported the tests (they may write values files)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self._lints:
+            from ..gate import lint
+
+            self.queued["lint"] = lint.prefetch(self._lints)
+            self._lints = []
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.current = item.nodeid
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from ..gate import lint
+        from ..routing import verdicts
+
         stop_prefetch()
-        if self.recorded:
-            save_plan(self.chart_dir, self.worker, self.recorded)
+        lint.stop_prefetch()
+        verdicts.stop_prestarted()
+        if self.note_lint in lint.observers:
+            lint.observers.remove(self.note_lint)
+        if self.recorded:  # a worker's own file, or this process's when xdist is not used
+            _write(self._cache_file(self.worker), self.root, self.chart_dir,
+                   _read(self._cache_file(self.worker), self.root, self.chart_dir) | self.recorded)
+        if self.plan_file and not hasattr(self.config, "workerinput"):
+            self._update_plan_file()
+
+    def _update_plan_file(self) -> None:
+        """This session's records (its own, or its xdist workers') over the plan file's; tests whose
+        file is gone are dropped."""
+        recorded = dict(self.recorded)
+        for path in sorted(plan_dir().glob(f"{_chart_id(self.chart_dir)}-gw*.json")):
+            try:
+                if path.stat().st_mtime >= self._started:
+                    recorded.update(_read(path, self.root, self.chart_dir))
+            except OSError:
+                continue
+        if not recorded:
+            return
+        plan = _read(self.plan_file, self.root, self.chart_dir) | recorded
+        plan = {test_id: work for test_id, work in plan.items() if (self.root / test_id.split("::")[0]).is_file()}
+        _write(self.plan_file, self.root, self.chart_dir, plan)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         rendered = stats()["helm_invocations"]
@@ -125,8 +250,30 @@ class RenderPlan:
             why = f" (the engine is unavailable: {renderers.fallback_reason})" if renderers.fallback_reason else ""
             terminalreporter.write_line(f"chartest: {rendered} render{'s' if rendered != 1 else ''} by "
                                         f"{who}{why}, {stats()['renders'] - rendered} from the render cache")
-        if self.queued:
-            plural = "s" if self.queued != 1 else ""
+        if self.queued["render"]:
+            plural = "s" if self.queued["render"] != 1 else ""
             terminalreporter.write_line(
-                f"chartest: prefetched {self.queued} render{plural} in parallel (not in the render cache, "
-                "e.g. after a chart edit)")
+                f"chartest: prefetched {self.queued['render']} render{plural} in parallel (not in the render "
+                "cache, e.g. after a chart edit)")
+        others = [f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in self.queued.items() if kind != "render" and n]
+        if others:
+            terminalreporter.write_line(f"chartest: started ahead of their tests: {', '.join(others)}")
+
+
+def _prestart_traefik(tables: list[dict]) -> int:
+    """The real Traefik for each recorded routing table whose configuration never answered."""
+    from .. import tools
+    from ..routing import verdicts
+    from ..routing.corpus import generate
+    from ..routing.table import RoutingTable
+
+    by_config: dict[str, tuple[RoutingTable, bool]] = {}  # a test that asked the corpus asks it ahead
+    for asked in tables:
+        try:
+            table = RoutingTable.from_manifests(asked.get("documents") or [],
+                                                strict_prefix_matching=bool(asked.get("strict_prefix_matching")))
+            key = verdicts.config_key(table)
+        except (tools.MissingTool, OSError, ValueError, TypeError, KeyError, AttributeError):
+            continue  # no Traefik here, or a table of an older plan: the test starts its own
+        by_config[key] = (table, by_config.get(key, (table, False))[1] or bool(asked.get("corpus")))
+    return sum(verdicts.prestart(table, generate(table) if corpus else None) for table, corpus in by_config.values())

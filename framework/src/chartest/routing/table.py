@@ -141,6 +141,9 @@ class Decision:
         return "\n".join(lines)
 
 
+ROUTING_KINDS = {"IngressRoute", "Ingress", "Service", "Middleware"}  # what from_manifests reads
+
+
 class RoutingTable:
     """Every route of a render, sorted as Traefik sorts routers; :meth:`resolve` predicts."""
 
@@ -152,6 +155,9 @@ class RoutingTable:
         self.routes = sorted(routes, key=lambda r: (-r.priority, r.order))
         self.services = services or {}
         self.source = source
+        # what from_manifests read, to build the same table again (the render plan keeps it)
+        self.documents: list[dict] | None = None
+        self.strict_prefix_matching = False
 
     # -- building --------------------------------------------------------------------------------
     @classmethod
@@ -174,7 +180,10 @@ class RoutingTable:
                 routes += _ingressroute_routes(d, services, middlewares)
             elif d.get("kind") == "Ingress" and str(d.get("apiVersion", "")).startswith("networking.k8s.io/"):
                 routes += _ingress_routes(d, services, middlewares, strict_prefix_matching)
-        return cls(routes, services, source)
+        table = cls(routes, services, source)
+        table.documents = [d for d in docs if d.get("kind") in ROUTING_KINDS]
+        table.strict_prefix_matching = strict_prefix_matching
+        return table
 
     # -- questions ----------------------------------------------------------------------------------
     @property

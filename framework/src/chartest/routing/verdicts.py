@@ -23,12 +23,14 @@ from .live import LocalTraefik, Observed, dynamic_config, served_routes, traefik
 from .request import Request
 from .table import RoutingTable
 
-__all__ = ["TraefikAnswers", "answer_cache", "config_key"]
+__all__ = ["TraefikAnswers", "answer_cache", "config_key", "prestart", "stop_prestarted"]
 
 FORMAT = 1  # bump when LocalTraefik's static arguments or the stored answers change
 answer_cache = ResultCache("traefik", version=FORMAT)
 stats = {"traefik_starts": 0}
 _binary_identity: dict[str, str] = {}
+_prestarted: dict[str, Future] = {}  # config key -> a Traefik started ahead of its first question
+_prestarted_lock = threading.Lock()
 
 
 def traefik_identity(binary: str | None = None) -> str:
@@ -46,6 +48,56 @@ def config_key(table: RoutingTable, binary: str | None = None) -> str:
     return key_of({"format": FORMAT, "traefik": traefik_identity(binary),
                    "dynamic": dynamic_config(table, lambda backend: backend),
                    "entry_points": entry_points, "default_entry_point": table.default_entry_point})
+
+
+def _in_background(start: Callable[[], LocalTraefik]) -> Future:
+    """``start()`` on a thread of its own; the future gives the started Traefik or the error."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            stats["traefik_starts"] += 1
+            future.set_result(start())
+        except BaseException as exc:  # noqa: BLE001 - raised where the answer is needed
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="chartest-traefik-start", daemon=True).start()
+    return future
+
+
+def prestart(table: RoutingTable, requests: list[Request] | None = None, binary: str | None = None) -> bool:
+    """Start the real Traefik for ``table`` now, in the background, unless its configuration has
+    answered before, and ask it ``requests`` (kept as :meth:`TraefikAnswers.ask_all` keeps them);
+    a later :class:`TraefikAnswers` of the same configuration takes it over. The render plan calls
+    this at session start for the configurations its tests asked about (and their corpus)."""
+    key = config_key(table, binary)
+    with _prestarted_lock:
+        if key in _prestarted or answer_cache.has(key):
+            return False
+
+        def start() -> LocalTraefik:
+            traefik = LocalTraefik(table, binary=binary).start()
+            if requests:
+                try:
+                    TraefikAnswers(table, start=lambda: traefik, binary=binary).ask_all(requests)
+                except Exception:  # noqa: BLE001 - the test asks again and reports
+                    pass
+            return traefik
+
+        _prestarted[key] = _in_background(start)
+    return True
+
+
+def stop_prestarted() -> None:
+    """Stop the Traefiks started ahead that no test took over (at session end)."""
+    with _prestarted_lock:
+        left = list(_prestarted.values())
+        _prestarted.clear()
+    for future in left:
+        try:
+            future.result().stop()
+        except Exception:  # noqa: BLE001 - it never started: nothing to stop
+            pass
 
 
 def _request_form(req: Request) -> list:
@@ -66,23 +118,16 @@ class TraefikAnswers:
         self._start = start or (lambda: LocalTraefik(table, binary=binary).start())
         self._traefik: Future | None = None
         self._lock = threading.Lock()
+        if start is None:
+            with _prestarted_lock:
+                self._traefik = _prestarted.pop(self.key, None)
         if answer_cache.get(self.key) is None:  # a configuration never answered: start Traefik now
             self._starting()
 
     def _starting(self) -> Future:
         with self._lock:
             if self._traefik is None:
-                self._traefik = Future()
-                future = self._traefik
-
-                def run() -> None:
-                    try:
-                        stats["traefik_starts"] += 1
-                        future.set_result(self._start())
-                    except BaseException as exc:  # noqa: BLE001 - raised where the answer is needed
-                        future.set_exception(exc)
-
-                threading.Thread(target=run, name="chartest-traefik-start", daemon=True).start()
+                self._traefik = _in_background(self._start)
             return self._traefik
 
     @property
@@ -117,12 +162,16 @@ class TraefikAnswers:
     def ask_all(self, requests: Iterable[Request], workers: int = 4) -> list[Observed]:
         """Every answer, in order: the stored ones, else the real Traefik's (then stored)."""
         requests = [self._normalized(r) for r in requests]
+        if not requests:
+            return []
         key = key_of({"config": self.key, "requests": [_request_form(r) for r in requests]})
         stored = answer_cache.get(key)
+        if stored is None:
+            traefik = self.traefik  # a Traefik started ahead may have been asked these meanwhile
+            stored = answer_cache.get(key)
         if stored is not None:
             return [Observed(**o) for o in stored]
-        answers = self.traefik.ask_all(requests, workers=workers) if len(requests) > 1 else \
-            [self.traefik.ask(requests[0])]
+        answers = traefik.ask_all(requests, workers=workers) if len(requests) > 1 else [traefik.ask(requests[0])]
         answer_cache.put(key, [dataclasses.asdict(o) for o in answers])
         answer_cache.put(self.key, True)  # this configuration has answered before
         return answers
