@@ -173,9 +173,20 @@ class RenderPlan:
             request = json.loads(json.dumps(request, default=str))
         except (TypeError, ValueError):
             return  # what does not survive JSON is done on demand
+        if not self._portable(request):
+            return  # a temporary chart or values file: gone by the next session
         done = self.recorded.setdefault(self.current, {}).setdefault(kind, [])
         if request not in done:
             done.append(request)
+
+    def _portable(self, request: dict) -> bool:
+        """Every path of ``request`` is inside the rootdir or the state directory."""
+        for field in PATH_FIELDS:
+            value = request.get(field)
+            for path in [value] if isinstance(value, str) else value if isinstance(value, list) else ():
+                if isinstance(path, str) and Path(path).is_absolute() and _relative(self.root, path) == path:
+                    return False
+        return True
 
     def note_lint(self, request: dict[str, Any]) -> None:
         self.note("lint", request)
