@@ -109,8 +109,14 @@ def test_snapshot_strict_ci_mode(tmp_path, default):
     strict.assert_match(default, "x")
     changed = copy.deepcopy(list(default))
     changed[0]["metadata"]["name"] = "renamed"
-    with pytest.raises(pytest.fail.Exception, match="differs"):
+    with pytest.raises(pytest.fail.Exception, match=r"differs(.|\n)*\+  name: renamed"):  # the diff shows it
         strict.assert_match(changed, "x")
+    retyped = copy.deepcopy(list(default))
+    retyped[0]["metadata"]["labels"] = {"n": "1"}
+    Snapshot(tmp_path, update=True, strict=True).assert_match(retyped, "y")
+    retyped[0]["metadata"]["labels"] = {"n": 1}  # the same YAML text but for its quotes
+    with pytest.raises(pytest.fail.Exception, match="differs"):
+        strict.assert_match(retyped, "y")
 
 
 def test_snapshot_masks_generated_fields():
