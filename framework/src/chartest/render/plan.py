@@ -8,8 +8,8 @@ asked the real Traefik about (``local_traefik``). As soon as a later session
 starts, what its selected tests recorded and no cache holds is started: renders
 with :func:`chartest.render.helm.prefetch` (the render engine renders them while
 pytest collects and runs the tests), Traefik for each configuration
-(:func:`chartest.routing.verdicts.prestart`), and, once collection has run the
-test modules, the lints on a background thread. Each test picks up its result,
+(:func:`chartest.routing.verdicts.prestart`) and the lints on a background thread,
+these two once collection has run (for the tests it selected). Each test picks up its result,
 or does the work itself if nothing got to it yet.
 
 The plan lives where the ``plan`` setting says: by default in the state
@@ -146,7 +146,7 @@ class RenderPlan:
         self.current: str | None = None
         self.recorded: dict[str, dict[str, list]] = {}  # test id -> kind -> requests
         self.queued: Counter[str] = Counter()
-        self._lints: list[dict] = []
+        self._planned: dict[str, dict[str, list]] = {}  # this session's tests' records, until collected
         self._started = time.time()
 
     # -- where ---------------------------------------------------------------------------------------
@@ -201,23 +201,26 @@ class RenderPlan:
         if under_xdist or not (self.chart_dir / "Chart.yaml").exists():
             return
         selected = _selected(self.config)
-        work: dict[str, list] = {kind: [] for kind in KINDS}
-        for test_id, asked in self.load().items():
-            if _under(test_id, selected):
-                for kind in KINDS:
-                    work[kind] += asked.get(kind, [])
-        if work["render"]:
-            self.queued["render"] = prefetch(self.chart_dir, work["render"])
-        if work["traefik"]:
-            self.queued["Traefik start"] = _prestart_traefik(work["traefik"])
-        self._lints = work["lint"]  # once collection has imported the tests (they may write values files)
+        self._planned = {test_id: asked for test_id, asked in self.load().items() if _under(test_id, selected)}
+        renders = [r for asked in self._planned.values() for r in asked.get("render", [])]
+        if renders:  # at once: the engine renders while pytest collects
+            self.queued["render"] = prefetch(self.chart_dir, renders)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self._lints:
-            from ..gate import lint
+        """Lints and Traefik for the tests collected (``-k`` and ``::`` selections count now), once
+        collection has imported the tests (they may write the values files a lint reads)."""
+        if not self._planned:
+            return
+        from ..gate import lint
 
-            self.queued["lint"] = lint.prefetch(self._lints)
-            self._lints = []
+        collected = [self._planned[item.nodeid] for item in session.items if item.nodeid in self._planned]
+        self._planned = {}
+        tables = [t for asked in collected for t in asked.get("traefik", [])]
+        if tables:
+            self.queued["Traefik start"] = _prestart_traefik(tables)
+        lints = [r for asked in collected for r in asked.get("lint", [])]
+        if lints:
+            self.queued["lint"] = lint.prefetch(lints)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
