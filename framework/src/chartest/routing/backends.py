@@ -85,10 +85,15 @@ class Backends:
         return f"http://127.0.0.1:{self._servers[name].server_address[1]}"
 
     def stop(self) -> None:
-        for server in self._servers.values():
-            server.shutdown()
-            server.server_close()
+        """Stop every server at once: each takes up to its poll interval to notice."""
+        servers = list(self._servers.values())
         self._servers.clear()
+        stopping = [threading.Thread(target=server.shutdown) for server in servers]
+        for thread in stopping:
+            thread.start()
+        for thread, server in zip(stopping, servers):
+            thread.join()
+            server.server_close()
 
     def __enter__(self) -> "Backends":
         return self.start()
