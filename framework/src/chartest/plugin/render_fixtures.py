@@ -46,11 +46,8 @@ def render_defaults(config: pytest.Config) -> dict[str, Any]:
 
 
 def _recording_render(config: pytest.Config, chart_dir: Path, values: dict | None, kw: dict) -> Manifests:
-    """Render with the settings' defaults under ``kw``, and note the request in the render plan."""
+    """Render with the settings' defaults under ``kw`` (the render plan notes it as it notes every render)."""
     kw = {**render_defaults(config), **kw}
-    plan = config.pluginmanager.get_plugin(PLAN_PLUGIN)
-    if plan is not None and kw.get("cache", True):
-        plan.record({"values": values, **{k: v for k, v in kw.items() if k != "cache"}})
     try:
         manifests = _render(chart_dir, values, **kw)
     except tools.MissingTool as exc:

@@ -2,22 +2,23 @@
 
 Editing a template makes every cached render stale, so the next run would render
 once per values set, one after another; a fresh clone has no cache at all. This
-plugin records, per test id, the work a test asked for: its ``render()`` requests,
-its ``helm lint`` requests (:mod:`chartest.gate.lint`) and the routing tables it
-asked the real Traefik about (``local_traefik``). As soon as a later session
-starts, what its selected tests recorded and no cache holds is started: renders
-with :func:`chartest.render.helm.prefetch` (the render engine renders them while
-pytest collects and runs the tests), Traefik for each configuration
-(:func:`chartest.routing.verdicts.prestart`) and the lints on a background thread,
-these two once collection has run (for the tests it selected). Each test picks up its result,
-or does the work itself if nothing got to it yet.
+plugin records, per test id, the work a test asked for: its renders of the chart
+under test (the ``render`` fixture's, the release gate's, its own), its ``helm
+lint`` requests (:mod:`chartest.gate.lint`) and the routing tables it asked the
+real Traefik about (``local_traefik``). As soon as a later session starts, what
+its selected tests recorded and no cache holds is started: renders with
+:func:`chartest.render.helm.prefetch` (the render engine renders them while
+pytest collects and runs the tests); once collection has run, for the tests it
+selected, Traefik for each configuration (:func:`chartest.routing.verdicts.prestart`)
+and the lints on a background thread. Each test picks up its result, or does the
+work itself if nothing got to it yet.
 
 The plan lives where the ``plan`` setting says: by default in the state
 directory's cache (a file per chart and pytest-xdist worker). A path inside the
 repository, committed, gives fresh clones and CI the plan too, as pytest-split's
 committed durations do; that file is rewritten at a session's end only when what
-was recorded changed, with paths relative to the rootdir (or to the state directory, wherever it is), one test per
-line, in the order the tests ran.
+was recorded changed, with paths relative to the rootdir (or to the state
+directory, wherever it is), one test per line, in the order the tests ran.
 
 Nothing is prefetched for tests that have no recorded plan, nor under
 pytest-xdist, whose workers already work in parallel.
@@ -36,11 +37,11 @@ import pytest
 
 from .. import state
 from . import renderers
-from .helm import new_session, prefetch, stats, stop_prefetch
+from .helm import add_observer, new_session, prefetch, remove_observer, stats, stop_prefetch
 
 FORMAT = 2  # {"format": 2, "chart": ..., "tests": {test id: {kind: [request, ...]}}}
 KINDS = ("render", "lint", "traefik")
-PATH_FIELDS = ("chart", "values_files")  # written relative to the rootdir when inside it
+PATH_FIELDS = ("chart", "values_files")  # written relative to the state directory or the rootdir
 
 
 def plan_dir() -> Path:
@@ -163,8 +164,13 @@ class RenderPlan:
 
     # -- recording -----------------------------------------------------------------------------------
     def record(self, request: dict[str, Any]) -> None:
-        """A render request of the running test (the render fixture's keyword arguments)."""
-        self.note("render", request)
+        """A :func:`chartest.render.helm.render` call (its observer): noted when it renders the chart
+        under test (a fixture's, the release gate's, a test's own), with :func:`prefetch`'s keywords."""
+        if Path(request.get("chart_dir", "")) != self.chart_dir:
+            return  # another chart: a copy, a base ref's export, the coverage copy
+        kw = {k: v for k, v in request.items() if k != "chart_dir" and (v or k not in ("set", "extra_args"))}
+        kw["values_files"] = [str(Path(f).resolve()) for f in kw.get("values_files") or ()]
+        self.note("render", kw)
 
     def note(self, kind: str, request: dict[str, Any]) -> None:
         if self.current is None:
@@ -196,6 +202,7 @@ class RenderPlan:
         new_session()
         from ..gate import lint
 
+        add_observer(self.record)
         lint.observers.append(self.note_lint)
         under_xdist = hasattr(self.config, "workerinput") or self.config.pluginmanager.has_plugin("dsession")
         if under_xdist or not (self.chart_dir / "Chart.yaml").exists():
@@ -233,6 +240,7 @@ class RenderPlan:
         stop_prefetch()
         lint.stop_prefetch()
         verdicts.stop_prestarted()
+        remove_observer(self.record)
         if self.note_lint in lint.observers:
             lint.observers.remove(self.note_lint)
         if self.recorded:  # a worker's own file, or this process's when xdist is not used
