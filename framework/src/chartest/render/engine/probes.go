@@ -52,6 +52,7 @@ const (
 	maxIncludeNest = 1000        // helm's limit of one template's nested includes
 	markerOpen     = "⁅"         // coverage/instrument/main.go's markers: ⁅N⁆
 	markerClose    = "⁆"
+	coverageBody   = "__chartest_cov_body:" // instrument/main.go's define of a top-level template's body
 )
 
 // probes answers the "probes" op: per top-level template (helm's name), the markers reached.
@@ -108,7 +109,6 @@ func renderValues(client *action.Install, chrt *chart.Chart, vals map[string]int
 	if err := chartutil.ValidateReleaseName(client.ReleaseName); err != nil {
 		return nil, fmt.Errorf("release name %q: %w", client.ReleaseName, err)
 	}
-	skipSchema := client.SkipSchemaValidation || valuesSchemas.valuesPass(chrt, vals) // as template() does
 	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
 		return nil, err
 	}
@@ -119,15 +119,41 @@ func renderValues(client *action.Install, chrt *chart.Chart, vals map[string]int
 	caps.APIVersions = append(caps.APIVersions, client.APIVersions...)
 	options := chartutil.ReleaseOptions{Name: client.ReleaseName, Namespace: client.Namespace, Revision: 1,
 		IsInstall: !client.IsUpgrade, IsUpgrade: client.IsUpgrade} // a dry run: --is-upgrade holds
-	top, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, options, caps, skipSchema)
+	// ToRenderValues coalesces, then checks the schema unless skipped: here the check follows,
+	// by the compiled schema where it can decide (values_schema.go), else by helm's own
+	top, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, options, caps, true)
 	if err != nil {
 		return nil, err
+	}
+	if !client.SkipSchemaValidation {
+		if err := checkSchema(chrt, top); err != nil {
+			return nil, err
+		}
 	}
 	if want := chrt.Metadata.KubeVersion; want != "" && !chartutil.IsCompatibleRange(want, caps.KubeVersion.String()) {
 		return nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s",
 			want, caps.KubeVersion.String())
 	}
 	return top, nil
+}
+
+// checkSchema is ToRenderValues' schema check of the coalesced values in top.
+func checkSchema(chrt *chart.Chart, top chartutil.Values) error {
+	coalesced, ok := top["Values"].(chartutil.Values)
+	if !ok {
+		return fmt.Errorf("chartest-render: no coalesced values (%T)", top["Values"])
+	}
+	decided, pass := valuesSchemas.check(chrt, coalesced)
+	if decided && pass {
+		return nil
+	}
+	err := errors.New("the values fail the chart's compiled values.schema.json")
+	if !decided {
+		if err = chartutil.ValidateAgainstSchema(chrt, coalesced); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("values don't meet the specifications of the schema(s) in the following chart(s):\n%s", err.Error())
 }
 
 // chartCopy is one instrumented copy as loaded and parsed by this process.
@@ -297,8 +323,14 @@ func (c *chartCopy) execute(chrt *chart.Chart, top chartutil.Values, files map[*
 		}
 		r := templates[name]
 		r.data["Template"] = chartutil.Values{"Name": name, "BasePath": r.basePath}
+		run := name
+		if t.Lookup(coverageBody+name) != nil {
+			// the template reports the markers its body outputs (regexFindAll over it, then
+			// YAML around them): the body's own output holds them, in the same order
+			run = coverageBody + name
+		}
 		var out strings.Builder
-		if err := t.ExecuteTemplate(&out, name, r.data); err != nil {
+		if err := t.ExecuteTemplate(&out, run, r.data); err != nil {
 			return nil, err
 		}
 		reached[name] = markers(out.String())
