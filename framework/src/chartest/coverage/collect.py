@@ -80,12 +80,14 @@ def hits_in_order(inst: Instrumented, by_file: dict[str, list[int]]) -> set[int]
     """The markers each template file reached, in helm's execution order of the files, up to the
     first stop probe."""
     hits: set[int] = set()
+    stops = inst.stop_probes
     for file in inst.execution_order():
-        for probe_id in by_file.get(file, ()):
-            probe = inst.probes.get(probe_id)
-            if probe is not None and probe.kind == "stop":
-                return hits
-            hits.add(probe_id)
+        reached = by_file.get(file, ())
+        stopped = stops.intersection(reached)
+        if stopped:
+            hits.update(reached[:min(reached.index(stop) for stop in stopped)])
+            return hits
+        hits.update(reached)
     return hits
 
 

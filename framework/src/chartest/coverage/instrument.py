@@ -10,6 +10,7 @@ and later runs reuse it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -64,6 +65,11 @@ class Instrumented:
     probes: dict[int, Probe]
     templates: list[Template]
     skipped: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def stop_probes(self) -> frozenset[int]:
+        """The probes of ``fail`` and ``required``: where a render stops."""
+        return frozenset(p.id for p in self.probes.values() if p.kind == "stop")
 
     def execution_order(self) -> list[str]:
         """The top-level templates' files in the order helm executes them (sortTemplates in

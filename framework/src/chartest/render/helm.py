@@ -101,18 +101,21 @@ def reset_stats() -> None:
 
 
 _session_digests: dict[Path, str] = {}  # chart dir or values file -> content digest, this session
+_session_paths: dict[str, Path] = {}  # absolute path as given -> resolved, this session
 
 
 def clear_memory_cache() -> None:
     """Forget every render and digest of this process (after editing a chart in-process)."""
     render_cache.clear_memory()
     _session_digests.clear()
+    _session_paths.clear()
 
 
 def new_session() -> None:
     """A new session sees chart edits made since the last one (the parsed renders stay: their
     keys carry the chart's digest)."""
     _session_digests.clear()
+    _session_paths.clear()
 
 
 def chart_digest(chart_dir: Path) -> str:
@@ -125,6 +128,15 @@ def chart_digest(chart_dir: Path) -> str:
     digest = h.hexdigest()
     _session_digests[chart_dir] = digest
     return digest
+
+
+def _resolved(path: str | os.PathLike) -> Path:
+    """``Path(path).resolve()``, once per session and path (a stat per path component each time)."""
+    given = os.path.join(os.getcwd(), path)  # absolute: a relative path depends on the cwd
+    resolved = _session_paths.get(given)
+    if resolved is None:
+        resolved = _session_paths[given] = Path(given).resolve()
+    return resolved
 
 
 def _session_digest(path: Path, of_chart: bool) -> str:
@@ -287,9 +299,9 @@ class _Job:
 
     def __init__(self, chart_dir, values=None, values_files=(), release="release", namespace="default",
                  set=None, api_versions=(), kube_version=None, extra_args=(), keyed=True, op=None):
-        self.chart_dir = Path(chart_dir).resolve()
+        self.chart_dir = _resolved(chart_dir)
         self.values = values
-        self.files = [Path(f).resolve() for f in values_files]
+        self.files = [_resolved(f) for f in values_files]
         self.release, self.namespace = release, namespace
         self.set_args = _set_args(set)
         self.api_versions = list(api_versions)

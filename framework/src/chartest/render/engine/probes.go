@@ -52,10 +52,13 @@ const (
 	maxIncludeNest = 1000        // helm's limit of one template's nested includes
 	markerOpen     = "⁅"         // coverage/instrument/main.go's markers: ⁅N⁆
 	markerClose    = "⁆"
+	markerPattern  = "⁅[0-9]+⁆"             // what the copy's regexFindAll/regexReplaceAll search for
 	coverageBody   = "__chartest_cov_body:" // instrument/main.go's define of a top-level template's body
 )
 
-// probes answers the "probes" op: per top-level template (helm's name), the markers reached.
+// probes answers the "probes" op: per top-level template (helm's name), the markers it reached,
+// each once, in the order they were first reached (what comes after a stop marker is cut by the
+// client: a marker reached again later changes nothing).
 func (r *renderer) probes(req *request) response {
 	reached, stage, err := r.measure(req)
 	if err != nil {
@@ -366,7 +369,8 @@ func (c *chartCopy) parse(names []string, templates map[string]renderable) (*tem
 
 // templateFuncs is helm's function map with what helm's engine binds for `helm template`
 // (no lint mode, no cluster, no DNS), and sprig's regexFindAll/regexReplaceAll compiling each
-// pattern once (the instrumented copy calls them on every include).
+// pattern once, the copy's marker pattern matched without a regexp (the copy calls them on
+// includes inside expressions).
 var templateFuncs = sync.OnceValue(func() template.FuncMap {
 	funcs := helmFuncMap()
 	funcs["required"] = func(message string, value interface{}) (interface{}, error) {
@@ -380,8 +384,16 @@ var templateFuncs = sync.OnceValue(func() template.FuncMap {
 		return map[string]interface{}{}, nil // client-only: no cluster to look in
 	}
 	funcs["getHostByName"] = func(string) string { return "" }
-	funcs["regexFindAll"] = func(pattern, s string, n int) []string { return patterns.get(pattern).FindAllString(s, n) }
+	funcs["regexFindAll"] = func(pattern, s string, n int) []string {
+		if pattern == markerPattern {
+			return findMarkers(s, n)
+		}
+		return patterns.get(pattern).FindAllString(s, n)
+	}
 	funcs["regexReplaceAll"] = func(pattern, s, replacement string) string {
+		if pattern == markerPattern && replacement == "" {
+			return stripMarkers(s)
+		}
 		return patterns.get(pattern).ReplaceAllString(s, replacement)
 	}
 	// include and tpl are bound per render (execute): placeholders for parsing
@@ -452,26 +464,62 @@ func (c *patternCache) get(pattern string) *regexp.Regexp {
 	return re
 }
 
-// markers are the numbers of the ⁅N⁆ markers in s, in order.
+// markers are the numbers of the ⁅N⁆ markers in s, each once, in the order of first appearance.
 func markers(s string) []int {
 	found := []int{}
-	for {
-		i := strings.Index(s, markerOpen)
-		if i < 0 {
-			return found
-		}
-		s = s[i+len(markerOpen):]
-		digits := 0
-		for digits < len(s) && s[digits] >= '0' && s[digits] <= '9' {
-			digits++
-		}
-		if digits > 0 && strings.HasPrefix(s[digits:], markerClose) {
-			if n, err := strconv.Atoi(s[:digits]); err == nil {
-				found = append(found, n)
-			}
-			s = s[digits+len(markerClose):]
+	seen := map[string]bool{}
+	for _, m := range findMarkers(s, -1) {
+		if !seen[m] {
+			seen[m] = true
+			n, _ := strconv.Atoi(m[len(markerOpen) : len(m)-len(markerClose)])
+			found = append(found, n)
 		}
 	}
+	return found
+}
+
+// findMarkers is regexp.MustCompile(markerPattern).FindAllString(s, n) without the regexp
+// machine: a marker is ⁅, one or more ASCII digits, ⁆ (neither bracket is a digit, so the
+// leftmost-first matches are exactly the bracketed digit runs).
+func findMarkers(s string, n int) []string {
+	var found []string
+	for offset := 0; n < 0 || len(found) < n; {
+		i := strings.Index(s[offset:], markerOpen)
+		if i < 0 {
+			break
+		}
+		start := offset + i
+		end := start + len(markerOpen)
+		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+			end++
+		}
+		if end > start+len(markerOpen) && strings.HasPrefix(s[end:], markerClose) {
+			end += len(markerClose)
+			found = append(found, s[start:end])
+			offset = end
+		} else {
+			offset = start + len(markerOpen)
+		}
+	}
+	return found
+}
+
+// stripMarkers is regexp.MustCompile(markerPattern).ReplaceAllString(s, "").
+func stripMarkers(s string) string {
+	found := findMarkers(s, -1)
+	if len(found) == 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	rest := s
+	for _, m := range found {
+		i := strings.Index(rest, m)
+		b.WriteString(rest[:i])
+		rest = rest[i+len(m):]
+	}
+	b.WriteString(rest)
+	return b.String()
 }
 
 // filesCapture takes the data helm's engine gives a chart's templates.
