@@ -110,6 +110,10 @@ class Collector:
         self._requests[key] = kw
         helm.prefetch(self.inst.chart_dir, [kw], op=self._op())
 
+    def noted(self) -> list[dict]:
+        """The distinct requests noted so far (keyword arguments of ``render`` for the copy)."""
+        return list(self._requests.values())
+
     @staticmethod
     def _op() -> str | None:
         """The engine op that measures a request, where the engine renders."""
