@@ -131,7 +131,7 @@ class Collector:
             error = " ".join(answer["stderr"].split())
             if answer["stage"] == "before" and not TEMPLATE_ERROR.search(error):
                 return "before", set(), error
-            # it failed in the templates: measured below, as helm reports it
+            # it failed in the templates (or could not measure): measured below, as helm reports it
         try:
             return "ok", hits_of_render(self.inst, helm.render(self.inst.chart_dir, **kw)), ""
         except helm.RenderError as err:

@@ -47,8 +47,9 @@ import (
 func helmFuncMap() template.FuncMap
 
 const (
-	stageBefore    = "before"    // failed before any template ran (values, schema, kubeVersion, chart)
+	stageBefore    = "before"    // failed as helm fails before any template runs (values, schema, kubeVersion, chart)
 	stageTemplates = "templates" // failed while parsing or running the templates
+	stageOp        = "op"        // this op could not measure (not helm's failure)
 	maxIncludeNest = 1000        // helm's limit of one template's nested includes
 	markerOpen     = "⁅"         // coverage/instrument/main.go's markers: ⁅N⁆
 	markerClose    = "⁆"
@@ -79,7 +80,13 @@ func (r *renderer) measure(req *request) (reached map[string][]int, stage string
 	}
 	copied, err := instrumentedCopies.get(chartPath)
 	if err != nil {
-		return nil, stageBefore, err
+		return nil, stageOp, err
+	}
+	if copied.loadErr != nil {
+		return nil, stageBefore, copied.loadErr
+	}
+	if copied.filesErr != nil {
+		return nil, stageOp, copied.filesErr
 	}
 	chrt, files := copied.chart, copied.files
 	if !copied.fixed { // Install.Run edits a chart with dependencies: a fresh one per request
@@ -87,7 +94,7 @@ func (r *renderer) measure(req *request) (reached map[string][]int, stage string
 			return nil, stageBefore, err
 		}
 		if files, err = helmFiles(chrt); err != nil {
-			return nil, stageTemplates, err
+			return nil, stageOp, err
 		}
 	}
 	if err := checkChart(chrt, io.Discard); err != nil {
@@ -163,7 +170,8 @@ func checkSchema(chrt *chart.Chart, top chartutil.Values) error {
 type chartCopy struct {
 	fingerprint string
 	once        sync.Once
-	err         error
+	loadErr     error // helm's loader failed: as a render would
+	filesErr    error // the chart's files were not captured
 	chart       *chart.Chart
 	fixed       bool                         // no chart of it declares dependencies: Install.Run leaves it as loaded
 	files       map[*chart.Chart]interface{} // helm's .Files of each chart of it (when fixed)
@@ -200,20 +208,18 @@ func (c *copyCache) get(dir string) (*chartCopy, error) {
 		c.copies[dir] = copied
 	}
 	c.mu.Unlock()
-	copied.once.Do(func() { copied.err = copied.load(dir) })
-	return copied, copied.err
+	copied.once.Do(func() { copied.load(dir) })
+	return copied, nil
 }
 
-func (c *chartCopy) load(dir string) error {
-	chrt, err := loader.Load(dir)
-	if err != nil {
-		return err
+func (c *chartCopy) load(dir string) {
+	if c.chart, c.loadErr = loader.Load(dir); c.loadErr != nil {
+		return
 	}
-	c.chart, c.fixed = chrt, !declaresDependencies(chrt)
+	c.fixed = !declaresDependencies(c.chart)
 	if c.fixed {
-		c.files, err = helmFiles(chrt)
+		c.files, c.filesErr = helmFiles(c.chart)
 	}
-	return err
 }
 
 func declaresDependencies(c *chart.Chart) bool {

@@ -51,7 +51,8 @@ type response struct {
 	Docs *[]document `json:"docs,omitempty"`
 	// Probes answers the "probes" op: the coverage markers each top-level template reached.
 	Probes map[string][]int `json:"probes,omitempty"`
-	// Stage says where the "probes" op failed: "before" the templates ran, or in "templates".
+	// Stage says where the "probes" op failed: "before" the templates ran (as helm would), in
+	// "templates", or in the "op" itself.
 	Stage string `json:"stage,omitempty"`
 }
 
