@@ -80,6 +80,7 @@ def test_probe_map_names_every_construct(covered):
     ("minimal", {}),
     ("insecure", {}),
     ("crd", {}),
+    ("umbrella", {}),
 ])
 def test_instrumented_copy_computes_what_the_chart_does(chart, values):
     """Markers never reach what templates compute: the copy, printing its text instead of its

@@ -7,6 +7,9 @@ and the documents the engine parsed itself must be what PyYAML makes of that str
 itself draws anew on every render (``randAlphaNum`` credentials, checksums of them) differs between
 two CLI renders of the same request too: those lines, and only those, may differ.
 This test always runs the real CLI, whatever the ``render_engine`` setting says.
+
+Template coverage measures the same requests on the chart's instrumented copy with the engine's
+``probes`` op; over every one of them it must count what a render of the copy through helm counts.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bootstrap.paths import REPO_ROOT
+import pytest
+
 from chartest import MissingTool, find_tool, unavailable
-from chartest.render import engine_client, renderers
+from chartest.coverage import Collector, instrument
+from chartest.coverage.collect import PROBES_OP
+from chartest.render import engine_client, helm, renderers
 from chartest.render.helm import _Job
 from chartest.render.manifests import parse_manifests
 
@@ -38,7 +45,10 @@ def pytest_sessionfinish(session):
 '''
 
 
-def _unit_tier_requests(tmp_path: Path) -> list[dict]:
+@pytest.fixture(scope="module")
+def unit_tier_requests(tmp_path_factory) -> list[dict]:
+    """Every distinct render request the unit tier makes, recorded in a run of its own."""
+    tmp_path = tmp_path_factory.mktemp("unit-tier")
     (tmp_path / "render_recorder.py").write_text(RECORDER)
     record = tmp_path / "renders.json"
     env = {**os.environ, "RENDER_RECORD": str(record),
@@ -82,13 +92,17 @@ def _same_output(ours: str | None, theirs: str | None, again: str | None) -> boo
     return bool(random_lines) and all(m == f or i in random_lines for i, (m, f) in enumerate(zip(mine, first)))
 
 
-def test_the_engine_renders_every_request_of_the_unit_tier_as_helm_template(tmp_path):
+def _engine_built() -> None:
     try:
         find_tool("helm")
         engine_client.build()
     except (MissingTool, Exception) as exc:  # noqa: BLE001 - no helm, no go, or a failed build
         unavailable(f"the differential test needs helm and the render engine: {exc}")
-    jobs = [job for job in map(_job, _unit_tier_requests(tmp_path)) if job is not None]
+
+
+def test_the_engine_renders_every_request_of_the_unit_tier_as_helm_template(unit_tier_requests):
+    _engine_built()
+    jobs = [job for job in map(_job, unit_tier_requests) if job is not None]
     assert len(jobs) >= 50, f"only {len(jobs)} distinct renders recorded: the comparison would prove little"
     engine, cli = renderers.EngineRenderer(fallback=None), renderers.CliRenderer()
     engine_results = [f.result() for f in [engine.submit(job) for job in jobs]]
@@ -108,3 +122,31 @@ def test_the_engine_renders_every_request_of_the_unit_tier_as_helm_template(tmp_
     assert parsed >= len(jobs) - failures - 5, f"the engine parsed only {parsed} of {len(jobs)} renders itself"
     assert not differ, f"{len(differ)} of {len(jobs)} renders differ:\n" + "\n".join(differ[:5])
     assert failures, "no failing render compared: the error path would be unproven"
+
+
+def test_coverage_counts_every_request_of_the_unit_tier_as_a_render_of_the_copy_does(unit_tier_requests,
+                                                                                      monkeypatch):
+    """The probes op and a render of the instrumented copy through helm (the path where the engine
+    does not run) reach the same probes for every request the unit tier makes of the chart."""
+    _engine_built()
+    if renderers.chosen().name != "engine":
+        unavailable("the probes op needs the render engine (render_engine setting)")
+    collector = Collector(instrument(REPO_ROOT / "chart"))
+    for request in unit_tier_requests:
+        if _job(request) is not None:
+            collector(request)  # notes the requests of the chart itself, and starts their ops
+    requests = collector.noted()
+    assert len(requests) >= 50, f"only {len(requests)} requests of the chart: the comparison would prove little"
+    answered = [helm.engine_answer(PROBES_OP, collector.inst.chart_dir, **kw) for kw in requests]
+    assert sum(a is not None and a["ok"] for a in answered) >= len(requests) / 2, "the op hardly ever answered"
+    with_op = [collector.measure(kw) for kw in requests]
+    monkeypatch.setattr(Collector, "_op", staticmethod(lambda: None))
+    through_helm = [collector.measure(kw) for kw in requests]
+    def outcome(measured: tuple[str, set[int], str]) -> tuple:
+        status, hits, detail = measured  # detail: the failing template of a partial one, else helm's error
+        return status, hits, detail if status == "partial" else ""
+
+    differ = [f"{kw}: op {a[0]} {len(a[1])} probes {a[2][:100]}, helm {b[0]} {len(b[1])} probes {b[2][:100]}"
+              for kw, a, b in zip(requests, with_op, through_helm) if outcome(a) != outcome(b)]
+    assert not differ, f"{len(differ)} of {len(requests)} requests measured differently:\n" + "\n".join(differ[:5])
+    assert any(status == "before" for status, _, _ in through_helm), "no failing render compared"

@@ -8,8 +8,8 @@ and hits into per-template line and branch coverage (term, lcov, Cobertura,
 HTML). The pytest side is :mod:`chartest.plugin.coverage_plugin` (``--chart-cov``).
 """
 
-from .collect import Collector, hits_of_render
+from .collect import Collector, hits_of_probes, hits_of_render
 from .instrument import Instrumented, instrument
 from .report import Coverage
 
-__all__ = ["Collector", "Coverage", "Instrumented", "hits_of_render", "instrument"]
+__all__ = ["Collector", "Coverage", "Instrumented", "hits_of_probes", "hits_of_render", "instrument"]

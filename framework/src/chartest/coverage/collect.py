@@ -1,11 +1,17 @@
 """Render the instrumented copy with every request the tests made of the chart; record the probes.
 
 A :class:`Collector` is a :func:`chartest.render.helm.add_observer` observer:
-each distinct request on the chart under test is noted and its instrumented
-render queued on the render prefetch threads at once, so it runs while the
-tests do; :meth:`Collector.finish` then renders them all (through the render
-cache) and adds up the probes reached. Its data is a small JSON document that
-pytest-xdist workers write and the controller merges (:func:`merge`).
+each distinct request on the chart under test is noted and its measurement
+queued on the render prefetch at once, so it runs while the tests do;
+:meth:`Collector.finish` then collects them all and adds up the probes reached.
+Its data is a small JSON document that pytest-xdist workers write and the
+controller merges (:func:`merge`).
+
+Where the render engine renders, a request is measured by its ``probes`` op
+(``render/engine/probes.go``): the copy run with the request's values as helm
+would, answering only the markers each top-level template reached, cached in
+the render cache. Elsewhere, or when the op fails, the copy is rendered through
+:func:`chartest.render.helm.render` and the markers read from its manifests.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..render import helm
+from ..render import helm, renderers
 from ..render.manifests import Manifests
 from .instrument import Instrumented
 
@@ -28,6 +34,7 @@ TEMPLATE_ERROR = re.compile(r"execution error at \(|template: |parse error")
 # the top-level template a render failed in: the outermost location of helm's message
 FAILED_TEMPLATE = re.compile(r"(?:template: |execution error (?:at|in) \()([^:()\s]+)")
 COVERAGE_KIND = "ChartestCoverage"
+PROBES_OP = "probes"  # the render engine's op that measures a request on the copy
 # helm flags that change what helm prints, not what it renders: the instrumented copy must print all
 _OUTPUT_FLAGS = {"--show-only": 1, "-s": 1, "--output-dir": 1, "--validate": 0, "--skip-tests": 0}
 
@@ -55,13 +62,32 @@ def hits_of_render(inst: Instrumented, manifests: Manifests) -> set[int]:
     for r in manifests:
         if r.get("kind") == COVERAGE_KIND:
             by_file[r["metadata"]["name"]] = [int(m) for m in MARKER.findall(str(r.get("probes") or ""))]
+    return hits_in_order(inst, by_file)
+
+
+def hits_of_probes(inst: Instrumented, reached: dict[str, list[int]]) -> set[int]:
+    """The probes of the engine's ``probes`` answer (markers per top-level template, by helm's
+    name of the copy's template), as :func:`hits_of_render` counts them."""
+    by_file: dict[str, list[int]] = {}
+    for helm_name, markers in reached.items():
+        file = inst.file_of(helm_name)
+        if file is not None:
+            by_file[file] = markers
+    return hits_in_order(inst, by_file)
+
+
+def hits_in_order(inst: Instrumented, by_file: dict[str, list[int]]) -> set[int]:
+    """The markers each template file reached, in helm's execution order of the files, up to the
+    first stop probe."""
     hits: set[int] = set()
+    stops = inst.stop_probes
     for file in inst.execution_order():
-        for probe_id in by_file.get(file, ()):
-            probe = inst.probes.get(probe_id)
-            if probe is not None and probe.kind == "stop":
-                return hits
-            hits.add(probe_id)
+        reached = by_file.get(file, ())
+        stopped = stops.intersection(reached)
+        if stopped:
+            hits.update(reached[:min(reached.index(stop) for stop in stopped)])
+            return hits
+        hits.update(reached)
     return hits
 
 
@@ -82,13 +108,30 @@ class Collector:
             return
         kw = _render_kwargs(request)
         self._requests[key] = kw
-        helm.prefetch(self.inst.chart_dir, [kw])
+        helm.prefetch(self.inst.chart_dir, [kw], op=self._op())
+
+    def noted(self) -> list[dict]:
+        """The distinct requests noted so far (keyword arguments of ``render`` for the copy)."""
+        return list(self._requests.values())
+
+    @staticmethod
+    def _op() -> str | None:
+        """The engine op that measures a request, where the engine renders."""
+        return PROBES_OP if renderers.chosen().name == "engine" else None
 
     def measure(self, kw: dict) -> tuple[str, set[int], str]:
         """The probes one request reached: ``("ok", hits, "")``; ``("partial", hits, file)`` when the
         copy errors in ``file`` (for another reason than fail/required), counting the templates
         helm ran before it; ``("before", set(), error)`` when it fails before any template runs;
         ``("failed", set(), error)`` when nothing can be counted."""
+        answer = helm.engine_answer(PROBES_OP, self.inst.chart_dir, **kw) if self._op() else None
+        if answer is not None:
+            if answer["ok"]:
+                return "ok", hits_of_probes(self.inst, answer["answer"]), ""
+            error = " ".join(answer["stderr"].split())
+            if answer["stage"] == "before" and not TEMPLATE_ERROR.search(error):
+                return "before", set(), error
+            # it failed in the templates (or could not measure): measured below, as helm reports it
         try:
             return "ok", hits_of_render(self.inst, helm.render(self.inst.chart_dir, **kw)), ""
         except helm.RenderError as err:
@@ -111,6 +154,8 @@ class Collector:
         failed: list[str] = []
         partial: list[str] = []
         before_templates = 0
+        # what is still missing now runs at once, in parallel (a session end may have dropped it)
+        helm.prefetch(self.inst.chart_dir, self._requests.values(), op=self._op())
         for kw in self._requests.values():
             status, reached, detail = self.measure(kw)
             hits.update(reached)

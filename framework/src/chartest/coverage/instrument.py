@@ -10,6 +10,7 @@ and later runs reuse it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -24,6 +25,9 @@ from ..render.helm import chart_digest
 from ..shell import run
 
 PROGRAM = "chartest-instrument"
+# the copy's form: bump when the copies' output changes meaning (the program's fingerprint already
+# changes with its source); 2: an include output as it is keeps its markers in place
+FORMAT = 2
 REPORT_START = "{{/* chartest-coverage: report */}}"  # where a top-level template's report begins (main.go)
 
 
@@ -61,6 +65,11 @@ class Instrumented:
     probes: dict[int, Probe]
     templates: list[Template]
     skipped: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def stop_probes(self) -> frozenset[int]:
+        """The probes of ``fail`` and ``required``: where a render stops."""
+        return frozenset(p.id for p in self.probes.values() if p.kind == "stop")
 
     def execution_order(self) -> list[str]:
         """The top-level templates' files in the order helm executes them (sortTemplates in
@@ -110,7 +119,7 @@ def instrument(chart_dir: str | os.PathLike, transparent: bool = False) -> Instr
     """
     source = Path(chart_dir).resolve()
     program = _program()
-    key = hashlib.sha256(f"{chart_digest(source)}:{program.name}:{transparent}".encode()).hexdigest()[:20]
+    key = hashlib.sha256(f"{chart_digest(source)}:{program.name}:{transparent}:{FORMAT}".encode()).hexdigest()[:20]
     home = state.state_dir() / "coverage" / "instrumented" / key
     if not (home / "probes.json").is_file():
         home.parent.mkdir(parents=True, exist_ok=True)

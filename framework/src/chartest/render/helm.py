@@ -20,6 +20,10 @@ are safe.
 :mod:`chartest.render.plan`, which queues the planned renders as the session
 starts); :func:`render` waits for a started one, so each key renders once.
 
+:func:`engine_answer` asks the render engine another question about a render
+request (an engine op, e.g. template coverage's ``probes``), cached and
+prefetched (``prefetch(..., op=...)``) exactly as renders are.
+
 Every real render is counted: :func:`stats` in-process, and one line appended
 to the file named by ``CHARTEST_HELM_COUNT_FILE`` when set (the benchmark sums
 them across xdist workers).
@@ -44,7 +48,7 @@ from .manifests import Manifests, Resource, parse_manifests
 
 __all__ = ["render", "RenderError", "stats", "reset_stats", "chart_digest", "helm_binary",
            "clear_memory_cache", "new_session", "prefetch", "stop_prefetch", "render_differences",
-           "add_observer", "remove_observer", "content_digest"]
+           "add_observer", "remove_observer", "content_digest", "engine_answer"]
 
 CACHE_FORMAT = renderers.RESULT_FORMAT * 100 + 2  # bump the last digit when the cached form changes
 render_cache = ResultCache("render", version=CACHE_FORMAT)
@@ -97,18 +101,21 @@ def reset_stats() -> None:
 
 
 _session_digests: dict[Path, str] = {}  # chart dir or values file -> content digest, this session
+_session_paths: dict[str, Path] = {}  # absolute path as given -> resolved, this session
 
 
 def clear_memory_cache() -> None:
     """Forget every render and digest of this process (after editing a chart in-process)."""
     render_cache.clear_memory()
     _session_digests.clear()
+    _session_paths.clear()
 
 
 def new_session() -> None:
     """A new session sees chart edits made since the last one (the parsed renders stay: their
     keys carry the chart's digest)."""
     _session_digests.clear()
+    _session_paths.clear()
 
 
 def chart_digest(chart_dir: Path) -> str:
@@ -121,6 +128,15 @@ def chart_digest(chart_dir: Path) -> str:
     digest = h.hexdigest()
     _session_digests[chart_dir] = digest
     return digest
+
+
+def _resolved(path: str | os.PathLike) -> Path:
+    """``Path(path).resolve()``, once per session and path (a stat per path component each time)."""
+    given = os.path.join(os.getcwd(), path)  # absolute: a relative path depends on the cwd
+    resolved = _session_paths.get(given)
+    if resolved is None:
+        resolved = _session_paths[given] = Path(given).resolve()
+    return resolved
 
 
 def _session_digest(path: Path, of_chart: bool) -> str:
@@ -214,13 +230,17 @@ def render(
 
 
 def _submit(job: "_Job") -> Future:
-    """Every real render goes through here (the renderer's future of its result dict)."""
-    _count_invocation()
+    """Every real render (and engine op) goes through here (the renderer's future of its result dict)."""
+    if not job.op:  # ops are no renders: the counters are render() calls'
+        _count_invocation()
     return renderers.chosen().submit(job)
 
 
 def _entry(result: dict) -> dict:
     """The cached form of a renderer's result: the parsed documents (or helm's error), as JSON has them."""
+    if "answer" in result:  # an engine op's
+        return {"ok": result["ok"], "answer": result["answer"], "stage": result.get("stage", ""),
+                "stderr": result.get("stderr", "")}
     if not result["ok"]:
         return {"ok": False, "stderr": result["stderr"], "argv": result.get("argv", [])}
     docs: list | None = result.get("docs")  # the render engine parses as parse_manifests does
@@ -274,18 +294,20 @@ def render_differences(first: Manifests, second: Manifests) -> list[str]:
 
 
 class _Job:
-    """One render: its arguments and (``keyed``) its cache key."""
+    """One render (or, with ``op``, an engine op on a render request): its arguments and
+    (``keyed``) its cache key."""
 
     def __init__(self, chart_dir, values=None, values_files=(), release="release", namespace="default",
-                 set=None, api_versions=(), kube_version=None, extra_args=(), keyed=True):
-        self.chart_dir = Path(chart_dir).resolve()
+                 set=None, api_versions=(), kube_version=None, extra_args=(), keyed=True, op=None):
+        self.chart_dir = _resolved(chart_dir)
         self.values = values
-        self.files = [Path(f).resolve() for f in values_files]
+        self.files = [_resolved(f) for f in values_files]
         self.release, self.namespace = release, namespace
         self.set_args = _set_args(set)
         self.api_versions = list(api_versions)
         self.kube_version = kube_version or pins.get("kubernetes.version")
         self.extra_args = list(extra_args)
+        self.op = op
         self.key = _cache_key({
             "format": CACHE_FORMAT,
             "renderer": renderers.chosen().identity(),
@@ -295,6 +317,7 @@ class _Job:
             "release": release, "namespace": namespace, "set": self.set_args,
             "api_versions": self.api_versions, "kube_version": self.kube_version,
             "extra": self.extra_args,
+            **({"op": op} if op else {}),
         }) if keyed else ""
 
     def produce(self) -> dict:
@@ -310,13 +333,25 @@ class _Job:
         return entry
 
 
+def engine_answer(op: str, chart_dir: str | os.PathLike, **kw: Any) -> dict | None:
+    """The render engine's answer to ``op`` for the render request ``kw`` (keyword arguments of
+    :func:`render`), cached by the request's render key and ``op``, and the prefetched one if
+    :func:`prefetch` started it: ``{"ok", "answer", "stage", "stderr"}``. None where the engine
+    cannot answer (not the renderer, not built, arguments it does not know, gone)."""
+    try:
+        job = _Job(chart_dir, **kw, op=op)
+        return render_cache.get(job.key) or _from_prefetch(job.key) or job.produce()
+    except Exception:  # noqa: BLE001 - no engine, or it died: the caller measures another way
+        return None
+
+
 # ---------------------------------------------------------------------------- prefetch
 
 _prefetch: dict[str, Future] = {}
 _executor: ThreadPoolExecutor | None = None
 
 
-def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]]) -> int:
+def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]], op: str | None = None) -> int:
     """Start rendering ``requests`` (keyword arguments of :func:`render`) in the background.
 
     Only renders missing from the caches are started, in the given order: to the
@@ -324,13 +359,14 @@ def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]]
     session goes on (its results are parsed and cached as they come); through
     the CLI, on background threads. :func:`render` waits for a started one, so
     each key renders once, and renders a queued one itself at once.
-    Returns the number of renders started.
+    With ``op``, the engine's answers to that op start instead (:func:`engine_answer`; nothing
+    where the engine does not run). Returns the number of renders started.
     """
     global _executor
     jobs: dict[str, _Job] = {}
     for kw in requests:
         try:
-            job = _Job(chart_dir, **kw)
+            job = _Job(chart_dir, **kw, op=op)
         except (TypeError, OSError, tools.MissingTool):
             continue  # a request from an older plan, or a values file that is gone: rendered on demand
         if job.key not in _prefetch and not render_cache.has(job.key):
@@ -339,6 +375,8 @@ def prefetch(chart_dir: str | os.PathLike, requests: Iterable[Mapping[str, Any]]
         return 0
     renderer = renderers.chosen()
     engine = renderer.name == "engine" and renderer.start()
+    if op and not engine:
+        return 0  # only the engine answers ops
     if not engine and _executor is None:
         _executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="chartest-render")
     for key, job in jobs.items():

@@ -44,6 +44,7 @@ class Job(Protocol):
     api_versions: list[str]
     kube_version: str
     extra_args: list[str]
+    op: str | None  # an engine op on this render request (the engine's "probes"), not a render
 
 
 class Renderer(Protocol):
@@ -118,6 +119,10 @@ def _result(ok: bool, text: str, job: Job) -> dict:
     return {"format": RESULT_FORMAT, "ok": False, "stderr": text, "argv": ["helm", *helm_argv(job)]}
 
 
+class EngineOnly(RuntimeError):
+    """An engine op was asked of a renderer that is not the engine (or of an engine that is gone)."""
+
+
 class CliRenderer:
     """``helm template`` once per render: the state directory's pinned helm, else PATH."""
 
@@ -137,6 +142,8 @@ class CliRenderer:
     def submit(self, job: Job) -> Future:
         future: Future = Future()
         try:
+            if job.op:
+                raise EngineOnly(f"helm template has no {job.op!r}: only the render engine answers it")
             future.set_result(self.render(job))
         except Exception as exc:  # noqa: BLE001 - the caller's .result() raises it
             future.set_exception(exc)
@@ -176,6 +183,8 @@ def engine_request(job: Job) -> dict | None:
         "values_files": [str(f) for f in job.files],
         "values": json.dumps(dict(job.values)) if job.values else "",
         "set": list(job.set_args), "set_string": [], "documents": True}
+    if job.op:
+        request["op"] = job.op
     args = list(job.extra_args)
     while args:
         arg = args.pop(0)
@@ -242,6 +251,8 @@ class EngineRenderer:
             if self.fallback is None:
                 raise
             return self.fallback.submit(job)
+        if job.op:
+            return _op_answer(pending, job.op)
         result: Future = Future()
 
         def finish(done: Future) -> None:
@@ -260,3 +271,21 @@ class EngineRenderer:
 
         pending.add_done_callback(finish)
         return result
+
+
+def _op_answer(pending: Future, op: str) -> Future:
+    """The engine's answer to an op: ``{"ok", "answer", "stage", "stderr"}`` (``answer`` is the
+    response field named like the op); an engine that died fails it (no CLI answers ops)."""
+    result: Future = Future()
+
+    def finish(done: Future) -> None:
+        try:
+            response = done.result()
+        except Exception as exc:  # noqa: BLE001 - EngineDied: the caller measures another way
+            result.set_exception(EngineOnly(str(exc)))
+            return
+        result.set_result({"format": RESULT_FORMAT, "ok": response["ok"], "answer": response.get(op) or {},
+                           "stage": response.get("stage", ""), "stderr": response.get("stderr", "")})
+
+    pending.add_done_callback(finish)
+    return result

@@ -12,7 +12,9 @@
 // Markers never reach what a template computes: every include and tpl result is
 // stripped of them (their markers are re-emitted where the call stands), and each
 // top-level template outputs only one YAML document listing the markers it
-// reached, in execution order. fail and required do not stop the instrumented
+// reached, in execution order. (An include whose result is output as it is, or
+// only indented, needs no stripping there: its markers flow into the output in
+// place. Only with -transparent, where the output is the chart's, is it stripped.) fail and required do not stop the instrumented
 // render: they emit a stop marker, and the reader cuts the run there.
 package main
 
@@ -152,7 +154,14 @@ func (f *file) node(n parse.Node, entry *Probe) {
 		p := f.in.probe(Probe{File: f.rel, Line: f.line(n.Pos), Kind: "action"})
 		p.Lines = []int{p.Line}
 		f.out.WriteString(marker(p))
-		f.out.WriteString(f.hoist(n.Pipe, false))
+		if !f.in.transparent && outputsInclude(n.Pipe) {
+			// the included markers reach the report in place: only its arguments are hoisted
+			for _, arg := range n.Pipe.Cmds[0].Args {
+				f.out.WriteString(f.hoistNode(arg, false))
+			}
+		} else {
+			f.out.WriteString(f.hoist(n.Pipe, false))
+		}
 		f.out.WriteString("{{" + n.Pipe.String() + "}}")
 	case *parse.IfNode:
 		f.branching("if", n.Pipe, n.List, n.ElseList, n.Pos, entry)
@@ -177,6 +186,27 @@ func (f *file) node(n parse.Node, entry *Probe) {
 	default:
 		f.out.WriteString(n.String())
 	}
+}
+
+// outputsInclude: the action outputs an include's result as it is, or indented
+// (`include "x" ARG`, optionally `| nindent N` or `| indent N`).
+func outputsInclude(pipe *parse.PipeNode) bool {
+	if len(pipe.Decl) > 0 || pipe.IsAssign || len(pipe.Cmds) == 0 || len(pipe.Cmds) > 2 {
+		return false
+	}
+	if id, ok := pipe.Cmds[0].Args[0].(*parse.IdentifierNode); !ok || id.Ident != "include" {
+		return false
+	}
+	if len(pipe.Cmds) == 1 {
+		return true
+	}
+	args := pipe.Cmds[1].Args
+	id, ok := args[0].(*parse.IdentifierNode)
+	if !ok || (id.Ident != "nindent" && id.Ident != "indent") || len(args) != 2 {
+		return false
+	}
+	_, number := args[1].(*parse.NumberNode)
+	return number
 }
 
 // branching writes an if/with/range with a probe on each branch, the implicit else included.

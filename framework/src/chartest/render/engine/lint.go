@@ -13,9 +13,8 @@ import (
 )
 
 // lintRequest is one `helm lint [--strict] CHART --kube-version V --values F...` call.
-// A request line is a lint when its "op" is "lint"; any other line is a render (render.go).
+// A request line is a lint when its "op" is "lint" (main.go dispatches on it).
 type lintRequest struct {
-	Op          string   `json:"op"`
 	ID          int64    `json:"id"`
 	Chart       string   `json:"chart"`
 	KubeVersion string   `json:"kube_version"` // --kube-version
@@ -23,20 +22,15 @@ type lintRequest struct {
 	ValuesFiles []string `json:"values_files"` // --values, in order
 }
 
-// lintRequested tells a lint request line from a render request line.
-func lintRequested(line []byte) (*lintRequest, bool) {
-	var req lintRequest
-	if json.Unmarshal(line, &req) != nil || req.Op != "lint" {
-		return nil, false
-	}
-	return &req, true
-}
-
 // lint answers as the helm CLI would: its stdout, and on failure its stderr ("Error: ...").
-func (r *renderer) lint(req *lintRequest) response {
+func (r *renderer) lint(line []byte) response {
+	var req lintRequest
+	if err := json.Unmarshal(line, &req); err != nil {
+		return response{OK: false, Stderr: "Error: chartest-render: bad request: " + err.Error() + "\n"}
+	}
 	var stderr bytes.Buffer
 	defer logs.collect(&stderr)() // helm's warnings, as the CLI prints them
-	out, err := r.lintChart(req)
+	out, err := r.lintChart(&req)
 	if err != nil {
 		fmt.Fprintf(&stderr, "Error: %s\n", err.Error()) // what cobra prints for helm
 		return response{OK: false, Stdout: out, Stderr: stderr.String()}

@@ -61,10 +61,12 @@ func serve(r *renderer, workers chan struct{}, input io.Reader, output io.Writer
 				defer func() { <-workers }()
 				var req request
 				var resp response
-				if lreq, ok := lintRequested(line); ok {
-					resp, req.ID = r.lint(lreq), lreq.ID // lint.go
-				} else if jerr := json.Unmarshal(line, &req); jerr != nil {
+				if jerr := json.Unmarshal(line, &req); jerr != nil {
 					resp = response{OK: false, Stderr: "Error: chartest-render: bad request: " + jerr.Error() + "\n"}
+				} else if req.Op == "lint" {
+					resp = r.lint(line) // lint.go
+				} else if req.Op == "probes" {
+					resp = r.probes(&req) // probes.go
 				} else {
 					resp = r.render(&req)
 				}

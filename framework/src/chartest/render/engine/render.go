@@ -19,6 +19,7 @@ import (
 // request is one `helm template RELEASE CHART` call, flag by flag.
 type request struct {
 	ID          int64    `json:"id"`
+	Op          string   `json:"op"` // "" renders; "lint" (lint.go) and "probes" (probes.go) are other ops
 	Chart       string   `json:"chart"`
 	Release     string   `json:"release"`
 	Namespace   string   `json:"namespace"`
@@ -48,6 +49,11 @@ type response struct {
 	// Docs is the stream parsed as chartest's Python side parses it (documents.go), when asked
 	// and representable; absent, Python parses Stdout itself.
 	Docs *[]document `json:"docs,omitempty"`
+	// Probes answers the "probes" op: the coverage markers each top-level template reached.
+	Probes map[string][]int `json:"probes,omitempty"`
+	// Stage says where the "probes" op failed: "before" the templates ran (as helm would), in
+	// "templates", or in the "op" itself.
+	Stage string `json:"stage,omitempty"`
 }
 
 const inlineScheme = "chartest-values"
@@ -98,11 +104,38 @@ func (r *renderer) render(req *request) response {
 
 // template is cmd/helm/template.go's RunE and runInstall for a local chart directory.
 func (r *renderer) template(req *request, stderr io.Writer) (string, error) {
+	client, chartPath, vals, err := r.install(req)
+	if err != nil {
+		return "", err
+	}
+	chrt, err := loader.Load(chartPath)
+	if err != nil {
+		return "", err
+	}
+	if err := checkChart(chrt, stderr); err != nil {
+		return "", err
+	}
+	if !client.SkipSchemaValidation && valuesSchemas.valuesPass(chrt, vals) {
+		client.SkipSchemaValidation = true // checked against the compiled schema (values_schema.go)
+	}
+	rel, err := client.Run(chrt, vals)
+	if err != nil {
+		if rel != nil {
+			return "", fmt.Errorf("%w\n\nUse --debug flag to render out invalid YAML", err)
+		}
+		return "", err
+	}
+	return stream(rel, client.DisableHooks, req.SkipTests), nil
+}
+
+// install is what cmd/helm/template.go sets up before loading the chart: the Install client with
+// the request's flags, the chart's located path and the values merged as the CLI merges them.
+func (r *renderer) install(req *request) (*action.Install, string, map[string]interface{}, error) {
 	client := action.NewInstall(&action.Configuration{Log: func(string, ...interface{}) {}})
 	if req.KubeVersion != "" {
 		kv, err := chartutil.ParseKubeVersion(req.KubeVersion)
 		if err != nil {
-			return "", fmt.Errorf("invalid kube version '%s': %s", req.KubeVersion, err)
+			return nil, "", nil, fmt.Errorf("invalid kube version '%s': %s", req.KubeVersion, err)
 		}
 		client.KubeVersion = kv
 	}
@@ -119,12 +152,12 @@ func (r *renderer) template(req *request, stderr io.Writer) (string, error) {
 
 	name, chartRef, err := client.NameAndChart([]string{req.Release, req.Chart})
 	if err != nil {
-		return "", err
+		return nil, "", nil, err
 	}
 	client.ReleaseName = name
 	cp, err := client.ChartPathOptions.LocateChart(chartRef, r.settings)
 	if err != nil {
-		return "", err
+		return nil, "", nil, err
 	}
 	opts := values.Options{ValueFiles: append([]string{}, req.ValuesFiles...), Values: req.Set,
 		StringValues: req.SetString}
@@ -133,39 +166,30 @@ func (r *renderer) template(req *request, stderr io.Writer) (string, error) {
 	}
 	vals, err := opts.MergeValues(r.providersWith(req.Values))
 	if err != nil {
-		return "", err
-	}
-	chrt, err := loader.Load(cp)
-	if err != nil {
-		return "", err
-	}
-	if err := checkIfInstallable(chrt); err != nil {
-		return "", err
-	}
-	if chrt.Metadata.Deprecated {
-		fmt.Fprintf(stderr, "WARNING: This chart is deprecated\n")
-	}
-	if deps := chrt.Metadata.Dependencies; deps != nil {
-		if err := action.CheckDependencies(chrt, deps); err != nil {
-			return "", fmt.Errorf("An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: %w", err)
-		}
+		return nil, "", nil, err
 	}
 	if req.Namespace != "" {
 		client.Namespace = req.Namespace
 	} else {
 		client.Namespace = r.settings.Namespace()
 	}
-	if !client.SkipSchemaValidation && valuesSchemas.valuesPass(chrt, vals) {
-		client.SkipSchemaValidation = true // checked against the compiled schema (values_schema.go)
+	return client, cp, vals, nil
+}
+
+// checkChart is what runInstall checks of a loaded chart before installing it.
+func checkChart(chrt *chart.Chart, stderr io.Writer) error {
+	if err := checkIfInstallable(chrt); err != nil {
+		return err
 	}
-	rel, err := client.Run(chrt, vals)
-	if err != nil {
-		if rel != nil {
-			return "", fmt.Errorf("%w\n\nUse --debug flag to render out invalid YAML", err)
+	if chrt.Metadata.Deprecated {
+		fmt.Fprintf(stderr, "WARNING: This chart is deprecated\n")
+	}
+	if deps := chrt.Metadata.Dependencies; deps != nil {
+		if err := action.CheckDependencies(chrt, deps); err != nil {
+			return fmt.Errorf("An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: %w", err)
 		}
-		return "", err
 	}
-	return stream(rel, client.DisableHooks, req.SkipTests), nil
+	return nil
 }
 
 // stream is what `helm template` prints: the manifest, then every hook (tests unless skipped).

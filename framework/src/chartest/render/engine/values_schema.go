@@ -26,32 +26,48 @@ var valuesSchemas = &schemaCache{compiled: map[string]*jsonschema.Schema{}}
 
 // valuesPass reports whether helm's schema check of vals (the values a render passes to
 // action.Install.Run) is sure to pass, so it can be skipped.
-//
-// Only charts without dependencies qualify: helm then validates exactly CoalesceValues(chart,
-// vals) against the chart's one schema. Schemas that reference anything outside themselves do
-// not compile here (no loaders), so helm, which can fetch them, keeps checking those.
-func (c *schemaCache) valuesPass(chrt *chart.Chart, vals map[string]interface{}) (pass bool) {
-	if chrt.Metadata == nil || chrt.Metadata.Dependencies != nil || len(chrt.Dependencies()) > 0 {
+func (c *schemaCache) valuesPass(chrt *chart.Chart, vals map[string]interface{}) bool {
+	if c.compiledFor(chrt) == nil {
 		return false
 	}
-	if chrt.Schema == nil {
-		return false // nothing to skip
-	}
-	schema := c.get(chrt.Schema)
-	if schema == nil {
-		return false
-	}
-	defer func() {
-		if recover() != nil {
-			pass = false // helm recovers from a panicking check and reports it
-		}
-	}()
-	defer logs.discard()() // helm logs coalescing warnings once, during its own run
+	restore := logs.discard() // helm logs coalescing warnings once, during its own run
 	coalesced, err := chartutil.CoalesceValues(chrt, vals)
+	restore()
 	if err != nil {
 		return false
 	}
-	return schema.Validate(coalesced.AsMap()) == nil
+	decided, pass := c.check(chrt, coalesced)
+	return decided && pass
+}
+
+// check is helm's schema check (chartutil.ValidateAgainstSchema) of coalesced values, by the
+// compiled copy: decided is false where the copy cannot say for sure (then helm must check).
+//
+// Only charts without dependencies qualify: helm then validates exactly the coalesced values
+// against the chart's one schema. Schemas that reference anything outside themselves do not
+// compile here (no loaders), so helm, which can fetch them, keeps checking those.
+func (c *schemaCache) check(chrt *chart.Chart, coalesced chartutil.Values) (decided, pass bool) {
+	schema := c.compiledFor(chrt)
+	if schema == nil {
+		return false, false
+	}
+	defer func() {
+		if recover() != nil {
+			decided, pass = false, false // helm recovers from a panicking check and reports it
+		}
+	}()
+	return true, schema.Validate(coalesced.AsMap()) == nil
+}
+
+// compiledFor is the compiled schema of a chart this shortcut covers, else nil.
+func (c *schemaCache) compiledFor(chrt *chart.Chart) *jsonschema.Schema {
+	if chrt.Metadata == nil || chrt.Metadata.Dependencies != nil || len(chrt.Dependencies()) > 0 {
+		return nil
+	}
+	if chrt.Schema == nil {
+		return nil // nothing to check
+	}
+	return c.get(chrt.Schema)
 }
 
 func (c *schemaCache) get(raw []byte) *jsonschema.Schema {

@@ -1,0 +1,3 @@
+{{- define "sub.item" -}}
+item{{ . }}
+{{- end -}}
