@@ -18,11 +18,13 @@ def cmd_setup(args) -> None:
     if args.tools_only:  # what the render tier needs: helm and the render engine
         toolchain.ensure_tool("helm")
         toolchain.ensure_render_engine()
+        toolchain.ensure_routing_echo()
         return
     engine.ensure_engine()
     toolchain.ensure_tool("kind")
     toolchain.ensure_tool("helm")
     toolchain.ensure_render_engine()
+    toolchain.ensure_routing_echo()
     nodeimage.ensure()
     toolchain.ensure_tool("kubectl")
     if not args.no_browser:

@@ -99,6 +99,20 @@ def ensure_render_engine() -> Path:
         return engine_client.build()
 
 
+def ensure_routing_echo() -> Path:
+    """The routing tier's local backends in Go (chartest-echo), built now so that the first test
+    run that starts the real Traefik does not pay the build."""
+    from chartest import goprogram
+    from chartest.routing import backends
+
+    name = f"{backends.ECHO}-{goprogram.fingerprint(backends.echo_source(), {}, '')}"
+    if (paths.BUILD / "go" / name).is_file():
+        skip(f"routing backends {name}", "already built")
+        return paths.BUILD / "go" / name
+    with step(f"build the routing tier's backends ({name})", "check that `go` is on PATH"):
+        return backends.echo_program()
+
+
 def _install_kubectl() -> None:
     """kubectl at the cluster's exact version, from the Kubernetes build."""
     from . import kubebuild  # the full build also serves the node image

@@ -209,3 +209,36 @@ def test_random_paths_agree_with_traefik(features, assert_traefik_agrees):
                         "/" + "".join(rnd.choice(atoms) for _ in range(rnd.randint(0, 6))))
                 for _ in range(600)]
     assert_traefik_agrees(features, requests)
+
+
+ECHO_REQUESTS = [
+    Request("GET", "shop.test", "/a/b?x=1"),
+    Request("HEAD", "shop.test", "/head"),
+    Request("POST", "shop.test", "/data", headers=[("Content-Type", "application/json")]),
+    Request("GET", "shop.test", "/%77h/../x%2Fy"),
+    Request("GET", "shop.test", "/ws?token=1", websocket=True),
+]
+
+
+def test_go_backends_answer_as_the_python_ones():
+    """chartest-echo (Go) and the in-process Python backends, asked the same requests directly:
+    the same status, backend name and raw path (the fallback is the same instrument)."""
+    from chartest import MissingTool, unavailable
+    from chartest.routing.backends import Backends, echo_program
+    from chartest.routing.live import ingress_target, send
+
+    try:
+        echo_program()
+    except MissingTool as exc:
+        unavailable(f"chartest-echo does not build here: {exc}")
+    answers = {}
+    for in_process in (False, True):
+        with Backends(["api:80", "www:8080"], in_process=in_process) as backends:
+            assert (backends._program is None) == in_process  # the Go program served, where go builds it
+            answers[in_process] = [
+                (o.status, o.backend, o.upstream_path)
+                for name in ("api:80", "www:8080")
+                for o in [send(*ingress_target(backends.url(name)), req) for req in ECHO_REQUESTS]]
+    assert answers[False] == answers[True]
+    assert answers[False][0] == (200, "api:80", "/a/b") and answers[False][4][:2] == (101, "api:80")
+    assert answers[False][3][2] == "/wh/../x/y"  # the raw target, as received (its escapes undone once)

@@ -1,21 +1,30 @@
 """Tiny local backends that answer with their own name: one per Service:port of a routing table.
 
-Each is a threaded HTTP/1.1 server on a free loopback port. Every answer
-carries ``X-Chartest-Backend: <service:port>`` and ``X-Chartest-Path: <the
-raw path it received>``; a websocket upgrade is completed (101 with the RFC
+Every answer carries ``X-Chartest-Backend: <service:port>`` and ``X-Chartest-Path:
+<the raw path it received>``; a websocket upgrade is completed (101 with the RFC
 6455 accept key) with the same headers, then the connection is closed. So a
 real proxy in front of them tells, for each request, who served it and with
 which path.
+
+They run in ``chartest-echo`` (``routing/echo/main.go``, Go's net/http, built on
+first use like the render engine): one process for all of them, so the other end
+of each request the real Traefik forwards costs the Python process nothing. Where
+it cannot be built (no ``go``), each is a threaded HTTP/1.1 server of this process.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-__all__ = ["Backends", "BACKEND_HEADER", "PATH_HEADER"]
+from .. import goprogram, tools
+from ..shell import CommandError
+
+__all__ = ["Backends", "BACKEND_HEADER", "PATH_HEADER", "echo_program"]
 
 BACKEND_HEADER = "X-Chartest-Backend"
 PATH_HEADER = "X-Chartest-Path"
@@ -66,28 +75,70 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+ECHO = "chartest-echo"
+
+
+def echo_source():
+    return goprogram.source_dir("chartest.routing", "echo")
+
+
+def echo_program():
+    """The ``chartest-echo`` binary, built now unless built for this content (MissingTool without go)."""
+    return goprogram.build(echo_source(), ECHO)
+
+
 class Backends:
     """``with Backends(["api:80", "www:80"]) as b: b.url("api:80")``."""
 
-    def __init__(self, names: list[str]):
+    def __init__(self, names: list[str], in_process: bool = False):
         self.names = list(dict.fromkeys(names))
+        self.in_process = in_process  # True: this process's threads serve, even where Go could
         self._servers: dict[str, _Server] = {}
+        self._program: subprocess.Popen | None = None
+        self._urls: dict[str, str] = {}
 
     def start(self) -> "Backends":
+        if not self.names:
+            return self
+        if not self.in_process:
+            try:
+                return self._start_program()
+            except (tools.MissingTool, CommandError, OSError, ValueError):
+                self.stop()  # no Go here, or the program failed: this process serves
         for name in self.names:
             server = _Server(("127.0.0.1", 0), _handler(name))
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                              name=f"backend {name}", daemon=True).start()
             self._servers[name] = server
+            self._urls[name] = f"http://127.0.0.1:{server.server_address[1]}"
+        return self
+
+    def _start_program(self) -> "Backends":
+        self._program = subprocess.Popen([str(echo_program()), *self.names], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        urls = json.loads(self._program.stdout.readline() or b"{}")
+        if set(urls) != set(self.names):
+            raise ValueError(f"chartest-echo served {sorted(urls)}, not {self.names}")
+        self._urls = urls
         return self
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self._servers[name].server_address[1]}"
+        return self._urls[name]
 
     def stop(self) -> None:
         """Stop every server at once: each takes up to its poll interval to notice."""
+        if self._program is not None:
+            self._program.stdin.close()  # it serves until its stdin closes
+            try:
+                self._program.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._program.kill()
+                self._program.wait()
+            self._program.stdout.close()
+            self._program = None
         servers = list(self._servers.values())
         self._servers.clear()
+        self._urls.clear()
         stopping = [threading.Thread(target=server.shutdown) for server in servers]
         for thread in stopping:
             thread.start()
