@@ -22,9 +22,9 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
-from .. import pins, tools
+from .. import asked, pins, tools
 from ..results import ResultCache, key_of
 from ..shell import env_with_tools
 
@@ -118,9 +118,8 @@ def helm_lint(chart_dir: str | Path, values_files: Sequence[str | Path] = (), *,
     kube_version = kube_version or pins.get("kubernetes.version")
     files = [Path(f).resolve() for f in values_files]
     if cache:
-        for observe in observers:
-            observe({"chart": str(chart_dir), "values_files": [str(f) for f in files],
-                     "kube_version": kube_version, "strict": strict})
+        asked.tell("lint", {"chart": str(chart_dir), "values_files": [str(f) for f in files],
+                            "kube_version": kube_version, "strict": strict})
         answer = _cached_answer(chart_dir, files, kube_version, strict)
     else:
         answer = _answer(chart_dir, files, kube_version, strict)
@@ -177,7 +176,7 @@ def _cached_answer(chart_dir: Path, files: list[Path], kube_version: str, strict
 
 
 def prefetch(requests: Iterable[dict]) -> int:
-    """Lint these requests (``helm_lint``'s arguments as :data:`observers` see them) on a background
+    """Lint these requests (``helm_lint``'s arguments as :mod:`chartest.asked` tells them) on a background
     thread, one after another, so the lints a session's tests will ask for run beside them; a test
     asking for one in progress waits for it. Returns how many were not stored already."""
     todo: dict[str, tuple[Path, list[Path], str, bool]] = {}
@@ -212,7 +211,6 @@ def _lint_all(todo: list[tuple[Path, list[Path], str, bool]]) -> None:
             pass
 
 
-observers: list[Callable[[dict], None]] = []  # called with each cached lint's request (the render plan)
 _in_flight: dict[str, Future] = {}  # lint key -> the answer being produced (by a test or the prefetch)
 _in_flight_lock = threading.Lock()
 _stop = threading.Event()

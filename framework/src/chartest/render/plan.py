@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -35,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from .. import state
+from .. import asked, state
 from . import renderers
 from .helm import add_observer, new_session, prefetch, remove_observer, stats, stop_prefetch
 
@@ -136,7 +137,7 @@ def _under(test_id: str, selected: list[str]) -> bool:
 
 
 class RenderPlan:
-    """The pytest plugin object; the fixtures and :mod:`chartest.gate.lint` call :meth:`note`."""
+    """The pytest plugin object; the fixtures call :meth:`note`, and it listens to :mod:`chartest.asked`."""
 
     def __init__(self, config: pytest.Config, chart_dir: Path, plan_file: Path | None = None):
         self.config = config
@@ -194,16 +195,11 @@ class RenderPlan:
                     return False
         return True
 
-    def note_lint(self, request: dict[str, Any]) -> None:
-        self.note("lint", request)
-
     # -- hooks ---------------------------------------------------------------------------------------
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         new_session()
-        from ..gate import lint
-
         add_observer(self.record)
-        lint.observers.append(self.note_lint)
+        asked.listeners.append(self.note)
         under_xdist = hasattr(self.config, "workerinput") or self.config.pluginmanager.has_plugin("dsession")
         if under_xdist or not (self.chart_dir / "Chart.yaml").exists():
             return
@@ -218,8 +214,6 @@ class RenderPlan:
         collection has imported the tests (they may write the values files a lint reads)."""
         if not self._planned:
             return
-        from ..gate import lint
-
         collected = [self._planned[item.nodeid] for item in session.items if item.nodeid in self._planned]
         self._planned = {}
         tables = [t for asked in collected for t in asked.get("traefik", [])]
@@ -227,6 +221,8 @@ class RenderPlan:
             self.queued["Traefik start"] = _prestart_traefik(tables)
         lints = [r for asked in collected for r in asked.get("lint", [])]
         if lints:
+            from ..gate import lint
+
             self.queued["lint"] = lint.prefetch(lints)
 
     @pytest.hookimpl(tryfirst=True)
@@ -234,15 +230,14 @@ class RenderPlan:
         self.current = item.nodeid
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from ..gate import lint
-        from ..routing import verdicts
-
         stop_prefetch()
-        lint.stop_prefetch()
-        verdicts.stop_prestarted()
+        if "chartest.gate.lint" in sys.modules:  # a render-only session imports neither
+            sys.modules["chartest.gate.lint"].stop_prefetch()
+        if "chartest.routing.verdicts" in sys.modules:
+            sys.modules["chartest.routing.verdicts"].stop_prestarted()
         remove_observer(self.record)
-        if self.note_lint in lint.observers:
-            lint.observers.remove(self.note_lint)
+        if self.note in asked.listeners:
+            asked.listeners.remove(self.note)
         if self.recorded:  # a worker's own file, or this process's when xdist is not used
             _write(self._cache_file(self.worker), self.root, self.chart_dir,
                    _read(self._cache_file(self.worker), self.root, self.chart_dir) | self.recorded)
