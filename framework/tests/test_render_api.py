@@ -117,6 +117,12 @@ def test_snapshot_strict_ci_mode(tmp_path, default):
     retyped[0]["metadata"]["labels"] = {"n": 1}  # the same YAML text but for its quotes
     with pytest.raises(pytest.fail.Exception, match="differs"):
         strict.assert_match(retyped, "y")
+    for was, now in ((1, True), (0, False), (1, 1.0)):  # equal in Python, not in the manifest
+        retyped[0]["metadata"]["annotations"] = {"n": was}
+        Snapshot(tmp_path, update=True, strict=True).assert_match(retyped, "z")
+        retyped[0]["metadata"]["annotations"] = {"n": now}
+        with pytest.raises(pytest.fail.Exception, match="differs"):
+            strict.assert_match(retyped, "z")
 
 
 def test_snapshot_masks_generated_fields():

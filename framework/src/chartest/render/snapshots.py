@@ -70,6 +70,16 @@ def _sorted(manifests: list[dict]) -> list[dict]:
     return sorted(manifests, key=lambda d: (d.get("kind", ""), (d.get("metadata") or {}).get("name", "")))
 
 
+def _same(a: Any, b: Any) -> bool:
+    """``a == b`` with the types of the YAML text kept: Python's ``==`` holds ``True == 1 == 1.0``,
+    so a ``replicas: true`` snapshot would pass a render of ``replicas: 1``."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    return type(a) is type(b) and (a == b or (a != a and b != b))  # NaN is its own snapshot
+
+
 def _dump(manifests: list[dict]) -> str:
     import yaml  # only a test that snapshots pays for it
 
@@ -107,7 +117,7 @@ class Snapshot:
             from .helm import render
 
             again = _sorted(mask_manifests(render(**request, cache=False), mask))
-            if again != docs:
+            if not _same(again, docs):
                 changed = [line for line in difflib.unified_diff(_dump(docs).splitlines(), _dump(again).splitlines(),
                                                                  lineterm="", n=0)
                            if line[:1] in "+-" and line[:3] not in ("+++", "---")]
@@ -122,7 +132,7 @@ class Snapshot:
             pytest.fail(f"snapshot {target} is missing (CI=true: run `pytest --snapshot-update` "
                         "locally and commit it)", pytrace=False)
         old = target.read_text()
-        if _load(old) != docs:
+        if not _same(_load(old), docs):
             text = _dump(docs)
             diff = "".join(difflib.unified_diff(old.splitlines(True), text.splitlines(True),
                                                 str(target), "rendered", n=2))
