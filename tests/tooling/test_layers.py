@@ -15,7 +15,8 @@ FRAMEWORK = ROOT / "framework" / "src" / "chartest"
 # what the bootstrap may use of the framework: utilities with no pytest behind them
 FRAMEWORK_UTILITIES = {"chartest", "chartest.pins", "chartest.shell", "chartest.progress", "chartest.state",
                        "chartest.gomod", "chartest.browser", "chartest.tools",
-                       "chartest.render.engine_client"}  # the bootstrap builds the render engine ahead
+                       "chartest.render.engine_client",  # the bootstrap builds the render engine ahead
+                       "chartest.routing.backends"}  # and the routing backends (chartest-echo); no pytest behind either
 
 
 def imports_of(folder: Path) -> dict[str, set[str]]:
