@@ -1,4 +1,4 @@
-"""Render prefetching after a chart edit (chartest.render.helm.prefetch, chartest.render.plan).
+"""Render prefetching after a chart edit (chartest.render.helm.prefetch, chartest.plugin.work_plan).
 
 Each test writes a chart of its own, so every render of it is new to the cache.
 """
@@ -113,14 +113,15 @@ spec: {ports: [{name: http, port: 80}]}
 
 
 def test_a_committed_plan_starts_renders_lints_and_traefik_ahead_in_a_fresh_clone(pytester, inner_env, tmp_path):
-    """The `plan` setting names a file in the repository: the first session writes it (paths
-    relative to the rootdir, one test per line); a session with no chartest state at all (a fresh
-    clone) starts what it lists ahead of the tests; a session that records the same leaves it as is."""
+    """The `plan` setting names a file in the repository, written only with --chartest-plan-update
+    (paths relative to the rootdir, one test per line, pytest-xdist workers' records handed to the
+    controller); a session with no chartest state at all (a fresh clone) starts what it lists ahead
+    of the tests and leaves the file alone; an update drops the tests that are gone."""
     chart = _chart(pytester.path)
     (chart / "templates" / "route.yaml").write_text(ROUTE)
     values = pytester.path / "ci-values.yaml"
     values.write_text("replicas: 2\n")
-    pytester.makepyfile(test_plan="""
+    tests = """
         from chartest.gate.lint import helm_lint
 
         def test_replicas(render):
@@ -134,11 +135,15 @@ def test_a_committed_plan_starts_renders_lints_and_traefik_ahead_in_a_fresh_clon
 
             table = routing_table({"replicas": 4})
             assert local_traefik(table).ask(Request("GET", "plan.test", "/")).service == "app"
-    """)
+    """
+    pytester.makepyfile(test_plan=tests)
     plan = pytester.path / "tests-plan.json"
     args = ["--chart=chart", f"--chartest-plan={plan.name}", "-p", "no:cacheprovider"]
     first = pytester.runpytest_subprocess(*args, "--chartest-state=state-1")
     first.assert_outcomes(passed=3)
+    assert not plan.exists(), "written only when asked"
+    update = pytester.runpytest_subprocess(*args, "--chartest-state=state-1", "--chartest-plan-update", "-n", "2")
+    update.assert_outcomes(passed=3)
     text = plan.read_text()
     lines = text.splitlines()
     assert lines[0].startswith('{"format": 2, "chart": "chart"') and len(lines) == 5, text  # a line per test
@@ -146,7 +151,7 @@ def test_a_committed_plan_starts_renders_lints_and_traefik_ahead_in_a_fresh_clon
     assert set(recorded) == {"test_plan.py::test_replicas", "test_plan.py::test_lint", "test_plan.py::test_route"}
     assert recorded["test_plan.py::test_lint"]["lint"][0]["chart"] == "chart"  # relative: the file is portable
     assert recorded["test_plan.py::test_lint"]["lint"][0]["values_files"] == ["ci-values.yaml"]
-    assert str(pytester.path) not in text
+    assert str(pytester.path) not in text and "helm.sh/chart" not in text  # no labels: a version bump keeps it
     assert {"render", "traefik"} <= set(recorded["test_plan.py::test_route"])
     written = plan.stat().st_mtime_ns
 
@@ -154,4 +159,10 @@ def test_a_committed_plan_starts_renders_lints_and_traefik_ahead_in_a_fresh_clon
     fresh.assert_outcomes(passed=3)
     fresh.stdout.fnmatch_lines(["chartest: prefetched 1 render in parallel*",
                                 "chartest: started ahead of their tests: 1 Traefik start, 1 lint"])
-    assert plan.stat().st_mtime_ns == written, "the same records leave the committed file as it is"
+    assert plan.stat().st_mtime_ns == written, "a session without --chartest-plan-update leaves the file alone"
+
+    pytester.makepyfile(test_plan=tests.replace("def test_lint(", "def test_lint_renamed("))
+    renamed = pytester.runpytest_subprocess(*args, "--chartest-state=state-2", "--chartest-plan-update")
+    renamed.assert_outcomes(passed=3)
+    assert set(json.loads(plan.read_text())["tests"]) == {
+        "test_plan.py::test_replicas", "test_plan.py::test_lint_renamed", "test_plan.py::test_route"}

@@ -41,6 +41,7 @@ def own_state(tmp_path):
     it is built under the real one)."""
     if renderers.chosen().name == "engine":
         renderers.chosen().start()
+    lint_mod.stop_prefetch(wait=120)  # the session's lints started ahead land in the real state, not here
     previous = state._state_dir
     state.configure(tmp_path / "state")
     helm.new_session()

@@ -1,7 +1,7 @@
 """Work the framework was asked for, told to whoever listens.
 
 The release gate's ``helm lint`` says here what it lints; the render plan
-(:mod:`chartest.render.plan`) listens during a pytest session and records it per
+(:mod:`chartest.plugin.work_plan`) listens during a pytest session and records it per
 test, to start it ahead of the test next time. A module of its own, with no
 imports, so that telling costs nothing and listening imports nothing.
 """

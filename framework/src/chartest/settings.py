@@ -95,8 +95,8 @@ SETTINGS: tuple[Setting, ...] = (
             "--render-engine-keep", "CHARTEST_RENDER_ENGINE_KEEP", "chartest_render_engine_keep"),
     Setting("plan", "where chartest records what each test asked for (renders, helm lints, the routing "
             "tables the real Traefik answered) and starts it ahead of the tests next session; default: the "
-            "state directory's cache. A file in the repository, committed, lets fresh clones and CI prefetch "
-            "too", None, "path", "--chartest-plan", "CHARTEST_PLAN", "chartest_plan"),
+            "state directory's cache. A file in the repository (written with --chartest-plan-update), committed, "
+            "lets fresh clones and CI prefetch too", None, "path", "--chartest-plan", "CHARTEST_PLAN", "chartest_plan"),
     Setting("state_dir", "where chartest keeps caches, kubeconfigs and artifacts", ".chartest", "path",
             "--chartest-state", "CHARTEST_STATE", "chartest_state"),
     Setting("cluster_name", "kind cluster to create or reuse", "chartest", "str",
@@ -190,6 +190,9 @@ def register(parser: pytest.Parser) -> None:
             parser.addini(s.ini, help=text, type=ini_type, default=None)
     group.addoption("--snapshot-update", action="store_true", default=False,
                     help="write snapshot files instead of comparing (also when CI=true)")
+    group.addoption("--chartest-plan-update", action="store_true", default=False,
+                    help="write what this session's tests asked for into the `plan` setting's file (it is "
+                         "read by every session, written only when asked)")
     group.addoption("--check-determinism", action="store_true", default=False,
                     help="render every values set twice, bypassing the render cache, and fail on any "
                          "difference (non-deterministic templates such as randAlphaNum)")

@@ -190,15 +190,20 @@ def prefetch(requests: Iterable[dict]) -> int:
         if not lint_cache.has(key):
             todo[key] = (chart, files, kube_version, strict)
     if todo:
+        global _thread
         _stop.clear()
-        threading.Thread(target=_lint_all, args=(list(todo.values()),), name="chartest-lint-prefetch",
-                         daemon=True).start()
+        _thread = threading.Thread(target=_lint_all, args=(list(todo.values()),), name="chartest-lint-prefetch",
+                                   daemon=True)
+        _thread.start()
     return len(todo)
 
 
-def stop_prefetch() -> None:
-    """Lint nothing more in the background (the session ends)."""
+def stop_prefetch(wait: float = 0) -> None:
+    """Lint nothing more in the background (the session ends); ``wait`` seconds at most for the
+    lint in progress (a test that swaps the state directory must not see it land)."""
     _stop.set()
+    if wait and _thread is not None:
+        _thread.join(wait)
 
 
 def _lint_all(todo: list[tuple[Path, list[Path], str, bool]]) -> None:
@@ -214,6 +219,7 @@ def _lint_all(todo: list[tuple[Path, list[Path], str, bool]]) -> None:
 _in_flight: dict[str, Future] = {}  # lint key -> the answer being produced (by a test or the prefetch)
 _in_flight_lock = threading.Lock()
 _stop = threading.Event()
+_thread: threading.Thread | None = None
 
 
 def _digest(values_file: Path) -> str:

@@ -84,7 +84,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from ..render.plan import RenderPlan
+    from .work_plan import WorkPlan
 
     s = settings_mod.of(config)
     settings_mod.apply(s)
@@ -94,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     xdist_sharing.configure(config)
     if config.pluginmanager.has_plugin("xdist"):
         config.pluginmanager.register(xdist_sharing, "chartest-xdist-sharing")
-    config.pluginmanager.register(RenderPlan(config, s.chart, s.plan), "chartest-render-plan")
+    config.pluginmanager.register(WorkPlan(config, s.chart, s.plan), "chartest-render-plan")
     coverage_plugin.configure(config)
     if config.pluginmanager.has_plugin("helm-charts") or _helm_charts_loaded(config):
         from . import helm_charts_binding

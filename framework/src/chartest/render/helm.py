@@ -17,7 +17,7 @@ Disk writes are atomic (temp file plus ``os.replace``), so concurrent writers
 are safe.
 
 :func:`prefetch` starts renders in the background (see
-:mod:`chartest.render.plan`, which queues the planned renders as the session
+:mod:`chartest.plugin.work_plan`, which queues the planned renders as the session
 starts); :func:`render` waits for a started one, so each key renders once.
 
 :func:`engine_answer` asks the render engine another question about a render

@@ -83,8 +83,13 @@ def echo_source():
 
 
 def echo_program():
-    """The ``chartest-echo`` binary, built now unless built for this content (MissingTool without go)."""
-    return goprogram.build(echo_source(), ECHO)
+    """The ``chartest-echo`` binary, built now unless built for this content (MissingTool without go);
+    one build at a time in this process (Traefiks started ahead ask for it at once)."""
+    with _building:
+        return goprogram.build(echo_source(), ECHO)
+
+
+_building = threading.Lock()
 
 
 class Backends:

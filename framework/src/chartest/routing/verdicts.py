@@ -67,9 +67,9 @@ def _in_background(start: Callable[[], LocalTraefik]) -> Future:
 
 def prestart(table: RoutingTable, requests: list[Request] | None = None, binary: str | None = None) -> bool:
     """Start the real Traefik for ``table`` now, in the background, unless its configuration has
-    answered before, and ask it ``requests`` (kept as :meth:`TraefikAnswers.ask_all` keeps them);
-    a later :class:`TraefikAnswers` of the same configuration takes it over. The render plan calls
-    this at session start for the configurations its tests asked about (and their corpus)."""
+    answered before, and ask it ``requests`` (stored as :meth:`TraefikAnswers.ask_all` stores them);
+    a later :class:`TraefikAnswers` of the same configuration takes it over. The work plan calls
+    this once collection has run, for the configurations its tests asked about (and their corpus)."""
     key = config_key(table, binary)
     with _prestarted_lock:
         if key in _prestarted or answer_cache.has(key):
@@ -79,7 +79,8 @@ def prestart(table: RoutingTable, requests: list[Request] | None = None, binary:
             traefik = LocalTraefik(table, binary=binary).start()
             if requests:
                 try:
-                    TraefikAnswers(table, start=lambda: traefik, binary=binary).ask_all(requests)
+                    asked = [_normalized(table, r) for r in requests]
+                    _store(key, asked, traefik.ask_all(asked))
                 except Exception:  # noqa: BLE001 - the test asks again and reports
                     pass
             return traefik
@@ -121,6 +122,7 @@ class TraefikAnswers:
         if start is None:
             with _prestarted_lock:
                 self._traefik = _prestarted.pop(self.key, None)
+        self._from_ahead = self._traefik is not None
         if answer_cache.get(self.key) is None:  # a configuration never answered: start Traefik now
             self._starting()
 
@@ -132,8 +134,15 @@ class TraefikAnswers:
 
     @property
     def traefik(self) -> LocalTraefik:
-        """The real Traefik, started now unless it is already."""
-        return self._starting().result()
+        """The real Traefik, started now unless it is already (one started ahead that failed is
+        started again here, so the error, if any, is this test's own)."""
+        started = self._starting()
+        if self._from_ahead and started.exception() is not None:
+            with self._lock:
+                self._from_ahead = False
+                self._traefik = None
+            started = self._starting()
+        return started.result()
 
     @property
     def started(self) -> bool:
@@ -151,20 +160,16 @@ class TraefikAnswers:
             raise AttributeError(name)
         return getattr(self.traefik, name)
 
-    def _normalized(self, req: Request) -> Request:
-        if req.entry_point is None:
-            req.entry_point = self.table.default_entry_point  # as LocalTraefik.ask does
-        return req
 
     def ask(self, req: Request) -> Observed:
         return self.ask_all([req])[0]
 
     def ask_all(self, requests: Iterable[Request], workers: int = 4) -> list[Observed]:
         """Every answer, in order: the stored ones, else the real Traefik's (then stored)."""
-        requests = [self._normalized(r) for r in requests]
+        requests = [_normalized(self.table, r) for r in requests]
         if not requests:
             return []
-        key = key_of({"config": self.key, "requests": [_request_form(r) for r in requests]})
+        key = _answers_key(self.key, requests)
         stored = answer_cache.get(key)
         if stored is None:
             traefik = self.traefik  # a Traefik started ahead may have been asked these meanwhile
@@ -172,6 +177,20 @@ class TraefikAnswers:
         if stored is not None:
             return [Observed(**o) for o in stored]
         answers = traefik.ask_all(requests, workers=workers) if len(requests) > 1 else [traefik.ask(requests[0])]
-        answer_cache.put(key, [dataclasses.asdict(o) for o in answers])
-        answer_cache.put(self.key, True)  # this configuration has answered before
+        _store(self.key, requests, answers)
         return answers
+
+
+def _normalized(table: RoutingTable, req: Request) -> Request:
+    if req.entry_point is None:
+        req.entry_point = table.default_entry_point  # as LocalTraefik.ask does
+    return req
+
+
+def _answers_key(config: str, requests: list[Request]) -> str:
+    return key_of({"config": config, "requests": [_request_form(r) for r in requests]})
+
+
+def _store(config: str, requests: list[Request], answers: list[Observed]) -> None:
+    answer_cache.put(_answers_key(config, requests), [dataclasses.asdict(o) for o in answers])
+    answer_cache.put(config, True)  # this configuration has answered before

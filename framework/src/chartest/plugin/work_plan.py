@@ -13,15 +13,18 @@ selected, Traefik for each configuration (:func:`chartest.routing.verdicts.prest
 and the lints on a background thread. Each test picks up its result, or does the
 work itself if nothing got to it yet.
 
-The plan lives where the ``plan`` setting says: by default in the state
-directory's cache (a file per chart and pytest-xdist worker). A path inside the
-repository, committed, gives fresh clones and CI the plan too, as pytest-split's
-committed durations do; that file is rewritten at a session's end only when what
-was recorded changed, with paths relative to the rootdir (or to the state
-directory, wherever it is), one test per line, in the order the tests ran.
+Records go to the state directory's cache (one file per chart, written by the
+session's main process; pytest-xdist workers hand theirs over), and a later session
+reads them there. The ``plan`` setting names a file of the repository as well:
+read by every session (the cache's records of a test win), written only with
+``--chartest-plan-update``. Committed, it gives fresh clones and CI the same head
+start, as pytest-split's committed durations do. Its paths are relative to the
+rootdir (or to the state directory, wherever it is), one test per line, in the
+order the tests ran; tests that no longer exist are dropped when their file is
+collected.
 
-Nothing is prefetched for tests that have no recorded plan, nor under
-pytest-xdist, whose workers already work in parallel.
+Nothing is started ahead for tests that have no record, nor under pytest-xdist,
+whose workers already work in parallel.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -37,8 +39,8 @@ from typing import Any
 import pytest
 
 from .. import asked, state
-from . import renderers
-from .helm import add_observer, new_session, prefetch, remove_observer, stats, stop_prefetch
+from ..render import renderers
+from ..render.helm import add_observer, new_session, prefetch, remove_observer, stats, stop_prefetch
 
 FORMAT = 2  # {"format": 2, "chart": ..., "tests": {test id: {kind: [request, ...]}}}
 KINDS = ("render", "lint", "traefik")
@@ -136,32 +138,29 @@ def _under(test_id: str, selected: list[str]) -> bool:
     return any(not s or path == s or path.startswith(s + "/") for s in selected)
 
 
-class RenderPlan:
-    """The pytest plugin object; the fixtures call :meth:`note`, and it listens to :mod:`chartest.asked`."""
+class WorkPlan:
+    """The pytest plugin object: renders are noted through :func:`chartest.render.helm.add_observer`,
+    lints through :mod:`chartest.asked`, routing tables by the routing fixtures (:meth:`note`)."""
 
     def __init__(self, config: pytest.Config, chart_dir: Path, plan_file: Path | None = None):
         self.config = config
         self.chart_dir = Path(chart_dir).resolve()
         self.plan_file = plan_file
         self.root = Path(str(config.rootpath))
-        self.worker = getattr(config, "workerinput", {}).get("workerid", "main")
         self.current: str | None = None
         self.recorded: dict[str, dict[str, list]] = {}  # test id -> kind -> requests
+        self.collected: set[str] = set()  # every test id this session collected, deselected ones too
         self.queued: Counter[str] = Counter()
         self._planned: dict[str, dict[str, list]] = {}  # this session's tests' records, until collected
-        self._started = time.time()
 
     # -- where ---------------------------------------------------------------------------------------
-    def _cache_file(self, worker: str) -> Path:
-        return plan_dir() / f"{_chart_id(self.chart_dir)}-{worker}.json"
+    def cache_file(self) -> Path:
+        return plan_dir() / f"{_chart_id(self.chart_dir)}.json"
 
     def load(self) -> dict[str, dict[str, list]]:
-        """Every recorded test of this chart: the plan file, else the cache's files of every worker."""
-        paths = [self.plan_file] if self.plan_file else sorted(plan_dir().glob(f"{_chart_id(self.chart_dir)}-*.json"))
-        plan: dict[str, dict[str, list]] = {}
-        for path in paths:
-            plan.update(_read(path, self.root, self.chart_dir))
-        return plan
+        """Every recorded test of this chart: the plan file's, then the cache's over them."""
+        plan = _read(self.plan_file, self.root, self.chart_dir) if self.plan_file else {}
+        return plan | _read(self.cache_file(), self.root, self.chart_dir)
 
     # -- recording -----------------------------------------------------------------------------------
     def record(self, request: dict[str, Any]) -> None:
@@ -204,22 +203,26 @@ class RenderPlan:
         if under_xdist or not (self.chart_dir / "Chart.yaml").exists():
             return
         selected = _selected(self.config)
-        self._planned = {test_id: asked for test_id, asked in self.load().items() if _under(test_id, selected)}
-        renders = [r for asked in self._planned.values() for r in asked.get("render", [])]
+        self._planned = {test_id: work for test_id, work in self.load().items() if _under(test_id, selected)}
+        renders = [r for work in self._planned.values() for r in work.get("render", [])]
         if renders:  # at once: the engine renders while pytest collects
             self.queued["render"] = prefetch(self.chart_dir, renders)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.collected.update(item.nodeid for item in items)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Lints and Traefik for the tests collected (``-k`` and ``::`` selections count now), once
         collection has imported the tests (they may write the values files a lint reads)."""
+        self.collected.update(item.nodeid for item in session.items)
         if not self._planned:
             return
         collected = [self._planned[item.nodeid] for item in session.items if item.nodeid in self._planned]
         self._planned = {}
-        tables = [t for asked in collected for t in asked.get("traefik", [])]
+        tables = [t for work in collected for t in work.get("traefik", [])]
         if tables:
             self.queued["Traefik start"] = _prestart_traefik(tables)
-        lints = [r for asked in collected for r in asked.get("lint", [])]
+        lints = [r for work in collected for r in work.get("lint", [])]
         if lints:
             from ..gate import lint
 
@@ -228,6 +231,15 @@ class RenderPlan:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.current = item.nodeid
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """An xdist worker's records and collected test ids, handed over at its end."""
+        handed = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+        if handed:
+            data = json.loads(handed)
+            self.recorded.update(data["recorded"])
+            self.collected.update(data["collected"])
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         stop_prefetch()
@@ -238,35 +250,34 @@ class RenderPlan:
         remove_observer(self.record)
         if self.note in asked.listeners:
             asked.listeners.remove(self.note)
-        if self.recorded:  # a worker's own file, or this process's when xdist is not used
-            _write(self._cache_file(self.worker), self.root, self.chart_dir,
-                   _read(self._cache_file(self.worker), self.root, self.chart_dir) | self.recorded)
-        if self.plan_file and not hasattr(self.config, "workerinput"):
-            self._update_plan_file()
-
-    def _update_plan_file(self) -> None:
-        """This session's records (its own, or its xdist workers') over the plan file's; tests whose
-        file is gone are dropped."""
-        recorded = dict(self.recorded)
-        for path in sorted(plan_dir().glob(f"{_chart_id(self.chart_dir)}-gw*.json")):
-            try:
-                if path.stat().st_mtime >= self._started:
-                    recorded.update(_read(path, self.root, self.chart_dir))
-            except OSError:
-                continue
-        if not recorded:
+        if hasattr(self.config, "workerinput"):  # the controller writes
+            self.config.workeroutput[WORKER_OUTPUT] = json.dumps(
+                {"recorded": self.recorded, "collected": sorted(self.collected)})
             return
-        plan = _read(self.plan_file, self.root, self.chart_dir) | recorded
-        plan = {test_id: work for test_id, work in plan.items() if (self.root / test_id.split("::")[0]).is_file()}
-        _write(self.plan_file, self.root, self.chart_dir, plan)
+        if not self.recorded:
+            return
+        _write(self.cache_file(), self.root, self.chart_dir, self._updated(self.cache_file()))
+        if self.plan_file and self.config.getoption("--chartest-plan-update"):
+            _write(self.plan_file, self.root, self.chart_dir, self._updated(self.plan_file))
+
+    def _updated(self, path: Path) -> dict[str, dict[str, list]]:
+        """``path``'s records with this session's over them, without the tests that are gone: their
+        file is gone, or was collected now without them."""
+        files = {test_id.split("::")[0] for test_id in self.collected}
+        plan = _read(path, self.root, self.chart_dir) | self.recorded
+        return {test_id: work for test_id, work in plan.items()
+                if test_id in self.collected or (test_id.split("::")[0] not in files
+                                                 and (self.root / test_id.split("::")[0]).is_file())}
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        rendered = stats()["helm_invocations"]
+        counts = stats()
+        rendered = counts["helm_invocations"]
         if rendered:
             who = "the render engine" if renderers.chosen().name == "engine" else "helm template"
             why = f" (the engine is unavailable: {renderers.fallback_reason})" if renderers.fallback_reason else ""
+            hits = counts["memory_hits"] + counts["disk_hits"]
             terminalreporter.write_line(f"chartest: {rendered} render{'s' if rendered != 1 else ''} by "
-                                        f"{who}{why}, {stats()['renders'] - rendered} from the render cache")
+                                        f"{who}{why}; {hits} answered from the render cache")
         if self.queued["render"]:
             plural = "s" if self.queued["render"] != 1 else ""
             terminalreporter.write_line(
@@ -275,6 +286,9 @@ class RenderPlan:
         others = [f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in self.queued.items() if kind != "render" and n]
         if others:
             terminalreporter.write_line(f"chartest: started ahead of their tests: {', '.join(others)}")
+
+
+WORKER_OUTPUT = "chartest_plan"
 
 
 def _prestart_traefik(tables: list[dict]) -> int:
