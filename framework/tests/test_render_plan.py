@@ -162,6 +162,10 @@ def test_a_committed_plan_starts_renders_lints_and_traefik_ahead_in_a_fresh_clon
     assert plan.stat().st_mtime_ns == written, "a session without --chartest-plan-update leaves the file alone"
 
     pytester.makepyfile(test_plan=tests.replace("def test_lint(", "def test_lint_renamed("))
+    one = pytester.runpytest_subprocess("test_plan.py::test_replicas", *args, "--chartest-state=state-2",
+                                        "--chartest-plan-update")
+    one.assert_outcomes(passed=1)
+    assert set(json.loads(plan.read_text())["tests"]) == set(recorded), "one test selected: the others stay"
     renamed = pytester.runpytest_subprocess(*args, "--chartest-state=state-2", "--chartest-plan-update")
     renamed.assert_outcomes(passed=3)
     assert set(json.loads(plan.read_text())["tests"]) == {

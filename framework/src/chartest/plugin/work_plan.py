@@ -133,6 +133,21 @@ def _selected(config: pytest.Config) -> list[str]:
     return out
 
 
+def _partly_selected(config: pytest.Config) -> set[str]:
+    """The files this session's arguments select tests of (``file.py::test``): not every test of
+    theirs was collected, so the plan keeps the others."""
+    root = Path(str(config.rootpath))
+    out = set()
+    for arg in config.args:
+        if "::" in arg:
+            path = (Path(str(config.invocation_params.dir)) / arg.split("::")[0]).resolve()
+            try:
+                out.add(path.relative_to(root).as_posix())
+            except ValueError:
+                continue
+    return out
+
+
 def _under(test_id: str, selected: list[str]) -> bool:
     path = test_id.split("::")[0]
     return any(not s or path == s or path.startswith(s + "/") for s in selected)
@@ -263,7 +278,7 @@ class WorkPlan:
     def _updated(self, path: Path) -> dict[str, dict[str, list]]:
         """``path``'s records with this session's over them, without the tests that are gone: their
         file is gone, or was collected now without them."""
-        files = {test_id.split("::")[0] for test_id in self.collected}
+        files = {test_id.split("::")[0] for test_id in self.collected} - _partly_selected(self.config)
         plan = _read(path, self.root, self.chart_dir) | self.recorded
         return {test_id: work for test_id, work in plan.items()
                 if test_id in self.collected or (test_id.split("::")[0] not in files

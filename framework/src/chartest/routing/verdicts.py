@@ -160,7 +160,6 @@ class TraefikAnswers:
             raise AttributeError(name)
         return getattr(self.traefik, name)
 
-
     def ask(self, req: Request) -> Observed:
         return self.ask_all([req])[0]
 
