@@ -40,7 +40,8 @@ import pytest
 
 from .. import asked, state
 from ..render import renderers
-from ..render.helm import add_observer, new_session, prefetch, remove_observer, stats, stop_prefetch
+from ..render.helm import (add_observer, new_session, prefetch, remove_observer, resolved_path, stats,
+                           stop_prefetch)
 
 FORMAT = 2  # {"format": 2, "chart": ..., "tests": {test id: {kind: [request, ...]}}}
 KINDS = ("render", "lint", "traefik")
@@ -116,36 +117,27 @@ def _with_paths(root: Path, request: dict, convert) -> dict:
     return out
 
 
+def _arg_path(config: pytest.Config, arg: str) -> str | None:
+    """The file or directory a command-line argument names, relative to the rootdir as test ids
+    are (``::`` selections reduced to their file); None outside the rootdir."""
+    path = (Path(str(config.invocation_params.dir)) / arg.split("::")[0]).resolve()
+    try:
+        rel = path.relative_to(Path(str(config.rootpath))).as_posix()
+    except ValueError:
+        return None
+    return "" if rel == "." else rel
+
+
 def _selected(config: pytest.Config) -> list[str]:
-    """The paths this session runs (its arguments, else testpaths, else the rootdir), relative to
-    the rootdir as test ids are; ``::`` selections are reduced to their file."""
-    root = Path(str(config.rootpath))
-    args = [a for a in config.args if not a.startswith("-")] or [str(root)]
-    out = []
-    for arg in args:
-        path = Path(arg.split("::")[0])
-        path = (Path(str(config.invocation_params.dir)) / path).resolve()
-        try:
-            rel = path.relative_to(root).as_posix()
-        except ValueError:
-            continue
-        out.append("" if rel == "." else rel)
-    return out
+    """The paths this session runs (its arguments, else testpaths, else the rootdir)."""
+    args = [a for a in config.args if not a.startswith("-")] or [str(config.rootpath)]
+    return [rel for rel in (_arg_path(config, arg) for arg in args) if rel is not None]
 
 
 def _partly_selected(config: pytest.Config) -> set[str]:
     """The files this session's arguments select tests of (``file.py::test``): not every test of
     theirs was collected, so the plan keeps the others."""
-    root = Path(str(config.rootpath))
-    out = set()
-    for arg in config.args:
-        if "::" in arg:
-            path = (Path(str(config.invocation_params.dir)) / arg.split("::")[0]).resolve()
-            try:
-                out.add(path.relative_to(root).as_posix())
-            except ValueError:
-                continue
-    return out
+    return {rel for rel in (_arg_path(config, arg) for arg in config.args if "::" in arg) if rel is not None}
 
 
 def _under(test_id: str, selected: list[str]) -> bool:
@@ -184,7 +176,7 @@ class WorkPlan:
         if Path(request.get("chart_dir", "")) != self.chart_dir:
             return  # another chart: a copy, a base ref's export, the coverage copy
         kw = {k: v for k, v in request.items() if k != "chart_dir" and (v or k not in ("set", "extra_args"))}
-        kw["values_files"] = [str(Path(f).resolve()) for f in kw.get("values_files") or ()]
+        kw["values_files"] = [str(resolved_path(f)) for f in kw.get("values_files") or ()]
         self.note("render", kw)
 
     def note(self, kind: str, request: dict[str, Any]) -> None:

@@ -130,7 +130,7 @@ def chart_digest(chart_dir: Path) -> str:
     return digest
 
 
-def _resolved(path: str | os.PathLike) -> Path:
+def resolved_path(path: str | os.PathLike) -> Path:
     """``Path(path).resolve()``, once per session and path (a stat per path component each time)."""
     given = os.path.join(os.getcwd(), path)  # absolute: a relative path depends on the cwd
     resolved = _session_paths.get(given)
@@ -299,9 +299,9 @@ class _Job:
 
     def __init__(self, chart_dir, values=None, values_files=(), release="release", namespace="default",
                  set=None, api_versions=(), kube_version=None, extra_args=(), keyed=True, op=None):
-        self.chart_dir = _resolved(chart_dir)
+        self.chart_dir = resolved_path(chart_dir)
         self.values = values
-        self.files = [_resolved(f) for f in values_files]
+        self.files = [resolved_path(f) for f in values_files]
         self.release, self.namespace = release, namespace
         self.set_args = _set_args(set)
         self.api_versions = list(api_versions)
