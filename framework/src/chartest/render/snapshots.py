@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import pytest
 
-from .. import state
+from .. import state, yamlload
 from .manifests import get_path
 
 __all__ = ["Snapshot", "mask_manifests", "DEFAULT_MASKS", "MASK"]
@@ -81,9 +81,10 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _dump(manifests: list[dict]) -> str:
+    """The snapshot text of documents already in snapshot order (:func:`_sorted`)."""
     import yaml  # only a test that snapshots pays for it
 
-    return "".join("---\n" + yaml.safe_dump(d, sort_keys=True, default_flow_style=False) for d in _sorted(manifests))
+    return "".join("---\n" + yaml.safe_dump(d, sort_keys=True, default_flow_style=False) for d in manifests)
 
 
 def _load(text: str) -> list[Any] | None:
@@ -91,7 +92,7 @@ def _load(text: str) -> list[Any] | None:
     import yaml
 
     try:
-        return [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d is not None]
+        return [d for d in yamlload.load_all(text) if d is not None]
     except yaml.YAMLError:
         return None
 
