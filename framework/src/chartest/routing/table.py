@@ -155,7 +155,7 @@ class RoutingTable:
         self.routes = sorted(routes, key=lambda r: (-r.priority, r.order))
         self.services = services or {}
         self.source = source
-        # what from_manifests read, to build the same table again (the render plan keeps it)
+        # what from_manifests read, to build the same table again (the work plan keeps it)
         self.documents: list[dict] | None = None
         self.strict_prefix_matching = False
 
