@@ -197,6 +197,22 @@ def test_local_traefik_starts_fast():
         assert traefik.ask(Request("GET", H, "/")).backend == "front:80"
 
 
+def test_local_traefik_generates_no_certificate():
+    """The local Traefik gets the backends' throwaway certificate for its default TLS store, in its
+    first configuration: else it generates a 2048-bit RSA key, most of its start-up CPU."""
+    from chartest import MissingTool, unavailable
+    from chartest.routing.backends import echo_program
+
+    try:
+        echo_program()
+    except MissingTool as exc:
+        unavailable(f"chartest-echo (which writes the certificate) does not build here: {exc}")
+    with LocalTraefik(RoutingTable.from_manifests(FEATURES), log_level="DEBUG") as traefik:
+        log = traefik.log()
+    assert "Configuration received" in log  # Traefik's debug lines are there to be read
+    assert "fallback to the internal generated certificate" not in log
+
+
 def test_random_paths_agree_with_traefik(features, assert_traefik_agrees):
     """Paths built at random from the pieces that trip routers: encodings, dot segments, reserved characters."""
     import random

@@ -10,6 +10,10 @@ They run in ``chartest-echo`` (``routing/echo/main.go``, Go's net/http, built on
 first use like the render engine): one process for all of them, so the other end
 of each request the real Traefik forwards costs the Python process nothing. Where
 it cannot be built (no ``go``), each is a threaded HTTP/1.1 server of this process.
+
+Asked for (``certificate_dir``), the program also writes a throwaway TLS certificate
+for the local Traefik's default store (:attr:`Backends.certificate`), which spares
+Traefik generating an RSA key at every start.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,9 +100,11 @@ _building = threading.Lock()
 class Backends:
     """``with Backends(["api:80", "www:80"]) as b: b.url("api:80")``."""
 
-    def __init__(self, names: list[str], in_process: bool = False):
+    def __init__(self, names: list[str], in_process: bool = False, certificate_dir: str | None = None):
         self.names = list(dict.fromkeys(names))
         self.in_process = in_process  # True: this process's threads serve, even where Go could
+        self.certificate_dir = certificate_dir
+        self.certificate: tuple[str, str] | None = None  # (cert, key) files written into certificate_dir
         self._servers: dict[str, _Server] = {}
         self._program: subprocess.Popen | None = None
         self._urls: dict[str, str] = {}
@@ -119,12 +126,16 @@ class Backends:
         return self
 
     def _start_program(self) -> "Backends":
-        self._program = subprocess.Popen([str(echo_program()), *self.names], stdin=subprocess.PIPE,
+        flags = ["-certificate", self.certificate_dir] if self.certificate_dir else []
+        self._program = subprocess.Popen([str(echo_program()), *flags, *self.names], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         urls = json.loads(self._program.stdout.readline() or b"{}")
         if set(urls) != set(self.names):
             raise ValueError(f"chartest-echo served {sorted(urls)}, not {self.names}")
         self._urls = urls
+        if self.certificate_dir:
+            self.certificate = (os.path.join(self.certificate_dir, "tls.crt"),
+                                os.path.join(self.certificate_dir, "tls.key"))
         return self
 
     def url(self, name: str) -> str:

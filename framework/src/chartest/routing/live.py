@@ -7,7 +7,8 @@ explicit priority or none, same entry points, the path-changing middlewares),
 and one service per Service:port pointing to a tiny local backend that
 answers its own name (:mod:`chartest.routing.backends`). Each entry point
 listens on a free loopback port, plain HTTP (TLS termination is not part of
-the question "which Service answers"). It is ready when Traefik's API lists
+the question "which Service answers"; the default TLS store gets a throwaway
+certificate from the backends' program, so Traefik does not generate one). It is ready when Traefik's API lists
 every router; routers Traefik refused are kept in ``refused``.
 
 :func:`send` sends one :class:`~chartest.routing.request.Request` exactly as
@@ -133,9 +134,10 @@ class LocalTraefik:
     """
 
     def __init__(self, table: RoutingTable, binary: str | None = None, timeout: float = 20,
-                 backend_urls: dict[str, str] | None = None):
+                 backend_urls: dict[str, str] | None = None, log_level: str = "ERROR"):
         self.table = table
         self.binary = binary
+        self.log_level = log_level  # Traefik's --log.level; read what it wrote with log()
         self.backend_urls = dict(backend_urls or {})  # "svc:port" -> a real server instead of a local echo
         self.timeout = timeout
         self.ports: dict[str, int] = {}
@@ -151,17 +153,25 @@ class LocalTraefik:
         started = time.monotonic()
         binary = self.binary or traefik_binary()
         routes = served_routes(self.table)
-        self._backends = Backends([b for r in routes for b in r.backends if b not in self.backend_urls]).start()
         self._tmp = tempfile.TemporaryDirectory(prefix="chartest-traefik-")
+        self._backends = Backends([b for r in routes for b in r.backends if b not in self.backend_urls],
+                                  certificate_dir=self._tmp.name).start()
         dyn = Path(self._tmp.name) / "dynamic.yaml"
         url = lambda b: self.backend_urls.get(b) or self._backends.url(b)  # noqa: E731
-        dyn.write_text(yaml.safe_dump(dynamic_config(self.table, url), sort_keys=True))
+        config = dynamic_config(self.table, url)
+        if self._backends.certificate:  # else Traefik generates an RSA key for its default store itself
+            cert, key = self._backends.certificate
+            config["tls"] = {"stores": {"default": {"defaultCertificate": {"certFile": cert, "keyFile": key}}}}
+        dyn.write_text(yaml.safe_dump(config, sort_keys=True))
         eps = sorted({ep for r in routes for ep in r.entry_points} | {"web"})
         self.ports = {ep: _free_port() for ep in eps}
         api_port = _free_port()
+        # no throttling: the file provider's configuration (with the default certificate) then
+        # reaches Traefik before its internal one, which it waits for before applying any
         args = [binary, f"--providers.file.filename={dyn}", "--providers.file.watch=false",
+                "--providers.providersThrottleDuration=0s",
                 "--api.insecure=true", "--api.dashboard=false", f"--entryPoints.traefik.address=127.0.0.1:{api_port}",
-                "--global.checkNewVersion=false", "--global.sendAnonymousUsage=false", "--log.level=ERROR"]
+                "--global.checkNewVersion=false", "--global.sendAnonymousUsage=false", f"--log.level={self.log_level}"]
         for ep, port in self.ports.items():  # no grace period: stopping is part of the seconds budget
             args += [f"--entryPoints.{ep}.address=127.0.0.1:{port}",
                      f"--entryPoints.{ep}.transport.lifeCycle.graceTimeOut=0s"]
@@ -181,8 +191,7 @@ class LocalTraefik:
         last = "no answer"
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"traefik exited with {self._proc.returncode}: "
-                                   f"{self._log_path.read_text(errors='replace')[-2000:]}")
+                raise RuntimeError(f"traefik exited with {self._proc.returncode}: {self.log()[-2000:]}")
             conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=2)
             try:
                 conn.request("GET", "/api/http/routers?per_page=1000")
@@ -199,6 +208,10 @@ class LocalTraefik:
                 conn.close()
             time.sleep(0.05)
         raise TimeoutError(f"traefik did not load its routers within {self.timeout}s ({last})")
+
+    def log(self) -> str:
+        """What Traefik has written so far (its log, at ``log_level``), while it runs."""
+        return self._log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         for conn in self._conns.values():

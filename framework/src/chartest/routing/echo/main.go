@@ -1,8 +1,11 @@
 // Command chartest-echo serves the routing tier's local backends: one loopback HTTP server per
 // Service:port name, each answering with its own name and the raw path it received.
 //
-// Usage: chartest-echo NAME...  (prints one JSON object {NAME: URL, ...} on stdout, then serves
-// until its stdin closes, so it ends with the Python process that started it)
+// Usage: chartest-echo [-certificate DIR] NAME...  (prints one JSON object {NAME: URL, ...} on
+// stdout, then serves until its stdin closes, so it ends with the Python process that started it)
+//
+// With -certificate it first writes DIR/tls.crt and DIR/tls.key (certificate.go) for the local
+// Traefik's default TLS store.
 //
 // Every answer carries X-Chartest-Backend: NAME and X-Chartest-Path: the request target up to
 // its query, as received; a websocket upgrade is completed (101 with the RFC 6455 accept key)
@@ -17,6 +20,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -32,8 +36,16 @@ const (
 )
 
 func main() {
+	certificate := flag.String("certificate", "", "write a throwaway TLS certificate and key into this directory")
+	flag.Parse()
+	if *certificate != "" {
+		if err := writeCertificate(*certificate); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	urls := map[string]string{}
-	for _, name := range os.Args[1:] {
+	for _, name := range flag.Args() {
 		listener, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
