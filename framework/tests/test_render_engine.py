@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chartest.render import engine_client, renderers
+from chartest.render import engine_client, helm, renderers
 from chartest.render.helm import _Job
 from chartest.render.manifests import parse_manifests
 from selftest_support import TESTDATA, engine_in
@@ -219,6 +219,31 @@ def test_concurrent_renders_keep_their_own_warnings_and_order(tool_dirs, built_e
             assert not result["ok"] and result["stderr"].count("warning: skipped value") == 1, result
         else:
             assert result["ok"] and f"name: n{i}" in result["stdout"]
+
+
+def test_the_engine_keeps_a_chart_until_its_digest_changes(tool_dirs, built_engine, tmp_path):
+    """A render naming the chart's digest of this session gets the chart as the engine loaded it
+    for that digest; the next session digests the edited chart anew, and the engine loads it."""
+    chart = write_chart(tmp_path / "edited", {
+        "Chart.yaml": "apiVersion: v2\nname: edited\nversion: 0.1.0\n",
+        "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: before\n"})
+    engine = renderers.EngineRenderer(fallback=None)
+    assert "name: before" in engine.submit(_Job(chart)).result()["stdout"]
+    (chart / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after\n")
+    assert "name: before" in engine.submit(_Job(chart)).result()["stdout"]  # this session's digest: kept
+    assert "name: after" in engine.submit(_Job(chart, keyed=False)).result()["stdout"]  # a render anew
+    helm.new_session()
+    assert "name: after" in engine.submit(_Job(chart)).result()["stdout"]
+
+
+def test_a_chart_with_dependencies_is_loaded_anew_for_every_render(tool_dirs, built_engine):
+    """Install.Run removes the dependencies a render disables from the chart it is given: the engine
+    keeps no chart that declares dependencies, so the next render has its subchart again."""
+    jobs = [_Job(TESTDATA / "umbrella", values={"sub": {"enabled": on}}) for on in (False, True, False, True)]
+    results = [f.result() for f in [renderers.EngineRenderer(fallback=None).submit(job) for job in jobs]]
+    for job, result in zip(jobs, results):
+        same(result, renderers.CliRenderer().render(job))
+    assert ["umbrella/charts/sub/templates/" in r["stdout"] for r in results] == [False, True, False, True]
 
 
 def test_unknown_extra_arguments_render_through_the_cli(tool_dirs, built_engine, failing_chart):

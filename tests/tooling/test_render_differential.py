@@ -67,9 +67,11 @@ def _job(request: dict) -> _Job | None:
     paths = [Path(request["chart_dir"]), *map(Path, request["values_files"])]
     if not all(p.exists() for p in paths):
         return None
+    # keyed, as in a session: the engine keeps the loaded chart by its digest (the renderers are
+    # asked directly, so no render cache answers)
     return _Job(request["chart_dir"], request["values"], request["values_files"], request["release"],
                 request["namespace"], request["set"], request["api_versions"], request["kube_version"],
-                request["extra_args"], keyed=False)
+                request["extra_args"])
 
 
 def _same_documents(ours: dict) -> bool:

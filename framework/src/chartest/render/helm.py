@@ -300,6 +300,9 @@ class _Job:
     def __init__(self, chart_dir, values=None, values_files=(), release="release", namespace="default",
                  set=None, api_versions=(), kube_version=None, extra_args=(), keyed=True, op=None):
         self.chart_dir = resolved_path(chart_dir)
+        # the content digest keys the cache (a packaged chart: its file's), and lets the engine keep
+        # the loaded chart; unkeyed (a render anew), the chart is loaded anew too
+        self.chart_digest = _session_digest(self.chart_dir, of_chart=not self.chart_dir.is_file()) if keyed else ""
         self.values = values
         self.files = [resolved_path(f) for f in values_files]
         self.release, self.namespace = release, namespace
@@ -311,7 +314,7 @@ class _Job:
         self.key = _cache_key({
             "format": CACHE_FORMAT,
             "renderer": renderers.chosen().identity(),
-            "chart": _session_digest(self.chart_dir, of_chart=True),
+            "chart": self.chart_digest,
             "values": values or {},
             "values_files": [[str(f), _session_digest(f, of_chart=False)] for f in self.files],
             "release": release, "namespace": namespace, "set": self.set_args,

@@ -8,7 +8,6 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/cli/values"
@@ -21,6 +20,7 @@ type request struct {
 	ID          int64    `json:"id"`
 	Op          string   `json:"op"` // "" renders; "lint" (lint.go) and "probes" (probes.go) are other ops
 	Chart       string   `json:"chart"`
+	ChartDigest string   `json:"chart_digest"` // the chart's content digest: its loaded form is kept (charts.go)
 	Release     string   `json:"release"`
 	Namespace   string   `json:"namespace"`
 	KubeVersion string   `json:"kube_version"` // --kube-version
@@ -108,7 +108,7 @@ func (r *renderer) template(req *request, stderr io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	chrt, err := loader.Load(chartPath)
+	chrt, err := loadedCharts.load(chartPath, req.ChartDigest)
 	if err != nil {
 		return "", err
 	}
