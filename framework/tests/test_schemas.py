@@ -43,3 +43,28 @@ def test_schemas_lenient_then_strict_and_the_charts_own_crd(project):
     assert "Widget/crd-widget: $.spec: Additional properties are not allowed ('sizes' was unexpected)" in out
     assert "Widget/crd-widget: $.spec.size: 0 is less than the minimum of 1" in out
     assert "Deployment/release-web: $.spec.template.spec.containers[0].ports[0].containerPort" in out
+
+
+def test_a_built_bundle_is_the_one_later_sessions_read(tmp_path, monkeypatch):
+    """The session that builds the schema bundle keeps what it built instead of reading the file back:
+    it must be exactly what later sessions read from that file, YAML-typed CRD keys included."""
+    import json
+    import shutil
+
+    from chartest import pins, state
+    from chartest.render.schemas import SchemaSet
+    from selftest_support import TESTDATA
+
+    chart = shutil.copytree(TESTDATA / "crd", tmp_path / "crd")
+    crd = chart / "crds" / "widgets.yaml"
+    # a property YAML 1.1 reads as the key True, and a date: JSON has "true" and a string
+    crd.write_text(crd.read_text().replace("properties:", "properties:\n            on: {type: string}\n"
+                                           "            stamp: {type: string, enum: [2024-01-02]}", 1))
+    monkeypatch.setattr(state, "_state_dir", tmp_path / "state")  # no bundle built before
+    kube = pins.get("kubernetes.version")
+    built = SchemaSet(kube, ["chart"], chart).bundle()
+    props = built["$defs"]["crd.selftest.chartest.dev.v1.Widget"]["properties"]
+    assert "true" in props and "stamp" in props  # the key True and the date, as JSON writes them
+    read = SchemaSet(kube, ["chart"], chart).bundle()
+    assert json.dumps(built, sort_keys=True) == json.dumps(read, sort_keys=True)
+    assert built == read

@@ -131,7 +131,9 @@ def _crd_defs(crd_file: Path) -> tuple[dict, dict]:
             name = f"crd.{group}.{ver['name']}.{kind}"
             defs[name] = schema
             index[f"{group}/{ver['name']}/{kind}"] = name
-    return defs, index
+    # as JSON has it (YAML may give a key True or a date): the bundle a build keeps is then the one
+    # later sessions read back from its file
+    return json.loads(json.dumps(defs, default=str)), index
 
 
 TRAEFIK_MODULE = "github.com/traefik/traefik/v3"
@@ -195,13 +197,14 @@ class SchemaSet:
         if self._bundle is None:
             crd_files = self.crd_files()
             target = self.bundle_path(crd_files)
-            if not target.exists():
-                self._build(target, crd_files)
-            with open(target) as fh:
-                self._bundle = json.load(fh)
+            if target.exists():
+                with open(target) as fh:
+                    self._bundle = json.load(fh)
+            else:
+                self._bundle = self._build(target, crd_files)  # kept: not read back from the file
         return self._bundle
 
-    def _build(self, target: Path, crd_files: list[Path]) -> None:
+    def _build(self, target: Path, crd_files: list[Path]) -> dict:
         from .. import gomod, state
 
         spec_dir = gomod.module_dir("k8s.io/kubernetes", self.kube_version) / K8S_SPEC_DIR
@@ -215,6 +218,7 @@ class SchemaSet:
         data = {"format": BUNDLE_FORMAT, "$defs": defs, "index": index,
                 "sources": {"kubernetes": self.kube_version, "crds": [str(f) for f in crd_files]}}
         state.write_atomic(target, json.dumps(data))
+        return data
 
     def known_kinds(self) -> list[str]:
         return sorted(self.bundle()["index"])
