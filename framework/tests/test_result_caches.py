@@ -283,3 +283,30 @@ def test_prestarted_traefik_is_taken_over_and_has_answered_its_requests(own_stat
     assert verdicts.answer_cache.get(answers.key) is not None
     assert not verdicts.prestart(table)  # answered before: nothing to start
     verdicts.stop_prestarted()
+
+
+def test_schema_verdicts_hit_without_validating_and_miss_on_another_resource_or_bundle(own_state, tmp_path,
+                                                                                      monkeypatch):
+    from chartest import pins
+    from chartest.render import schemas
+
+    validated = []
+    real = schemas.SchemaSet._validator
+    monkeypatch.setattr(schemas.SchemaSet, "_validator", lambda self, gvk: validated.append(gvk) or real(self, gvk))
+    kube = pins.get("kubernetes.version")
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}
+    bad = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": "x"}]}}
+
+    first = schemas.SchemaSet(kube).validate_all([config_map, bad])
+    assert len(validated) == 2 and first and all(v.resource == "Service/s" for v in first)
+
+    schemas.verdict_cache.clear_memory()  # a new session
+    again = schemas.SchemaSet(kube)
+    assert again.validate_all([config_map, bad]) == first
+    assert len(validated) == 2 and again._bundle is None  # neither validated nor the bundle loaded
+
+    assert not again.validate_all([{**config_map, "data": {"k": "w"}}]) and len(validated) == 3
+    crd = tmp_path / "crd.yaml"
+    shutil.copy(Path(__file__).resolve().parents[1] / "testdata" / "crd" / "crds" / "widgets.yaml", crd)
+    assert schemas.SchemaSet(kube, [str(crd)]).validate_all([bad]) == first
+    assert len(validated) == 4  # another bundle: validated anew

@@ -8,8 +8,9 @@ an unwritable cache only costs speed. ``memory_hits``, ``disk_hits`` and ``misse
 count what it saved.
 
 Used for renders (:mod:`chartest.render.helm`), ``helm lint`` (:mod:`chartest.gate.lint`),
-the upgrade comparison with the base ref (:mod:`chartest.gate.chart_gate`) and the local
-Traefik's answers (:mod:`chartest.routing.verdicts`).
+the upgrade comparison with the base ref (:mod:`chartest.gate.chart_gate`), the local
+Traefik's answers (:mod:`chartest.routing.verdicts`) and schema verdicts
+(:mod:`chartest.render.schemas`).
 """
 
 from __future__ import annotations

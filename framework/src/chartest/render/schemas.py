@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,23 @@ from typing import Any, Iterable
 from jsonschema import Draft202012Validator
 
 from .. import yamlload
+from ..results import ResultCache, key_of
+
+VERDICT_FORMAT = 1  # bump when what a verdict holds changes
+verdict_cache = ResultCache("schema-verdicts", version=VERDICT_FORMAT)
+
+
+_validator_identities: list[str] = []
+
+
+def _validator_identity() -> str:
+    """The installed jsonschema (its path and mtime, once per process): another release may judge
+    differently."""
+    if not _validator_identities:
+        import jsonschema
+
+        _validator_identities.append(f"{jsonschema.__file__}:{os.stat(jsonschema.__file__).st_mtime_ns}")
+    return _validator_identities[0]
 
 __all__ = ["SchemaViolation", "SchemaSet", "SchemaError"]
 
@@ -179,6 +197,7 @@ class SchemaSet:
         self.sources = tuple(sources)
         self.chart_dir = chart_dir
         self._bundle: dict | None = None
+        self._target: Path | None = None
         self._validators: dict[str, Draft202012Validator | None] = {}
         self._memo: dict[str, tuple[bool, tuple[SchemaViolation, ...]]] = {}
 
@@ -193,15 +212,20 @@ class SchemaSet:
             digest.update(f.read_bytes())
         return state.cache_dir() / "schemas" / f"k8s-{self.kube_version}-{digest.hexdigest()[:16]}.json"
 
+    def _bundle_file(self) -> Path:
+        """The bundle's file: named by the Kubernetes version, the bundle format and the CRDs."""
+        if self._target is None:
+            self._target = self.bundle_path(self.crd_files())
+        return self._target
+
     def bundle(self) -> dict:
         if self._bundle is None:
-            crd_files = self.crd_files()
-            target = self.bundle_path(crd_files)
+            target = self._bundle_file()
             if target.exists():
                 with open(target) as fh:
                     self._bundle = json.load(fh)
             else:
-                self._bundle = self._build(target, crd_files)  # kept: not read back from the file
+                self._bundle = self._build(target, self.crd_files())  # kept: not read back from the file
         return self._bundle
 
     def _build(self, target: Path, crd_files: list[Path]) -> dict:
@@ -241,16 +265,7 @@ class SchemaSet:
         gvk = f"{resource.get('apiVersion', '')}/{resource.get('kind', '')}"
         key = hashlib.sha256(json.dumps(resource, sort_keys=True, default=str).encode()).hexdigest()
         if key not in self._memo:
-            validator = self._validator(gvk)
-            found: list[SchemaViolation] = []
-            if validator is not None:
-                for err in sorted(validator.iter_errors(dict(resource)), key=lambda e: list(e.absolute_path)):
-                    msg = err.message
-                    if err.validator in ("anyOf", "oneOf") and err.context:
-                        msg = "; ".join(sorted({c.message for c in err.context}))
-                    found.append(SchemaViolation(ref, err.json_path, msg))
-            found += _name_checks(resource, ref)
-            self._memo[key] = (validator is None, tuple(found))
+            self._memo[key] = self._verdict(key, resource, ref, gvk)
         missing, found_t = self._memo[key]
         out = list(found_t)
         if missing and not ignore_missing:
@@ -258,6 +273,26 @@ class SchemaSet:
             out.insert(0, SchemaViolation(ref, "$", f"no schema for {gvk} (not a Kubernetes {self.kube_version} "
                                           f"type, nor a CRD of the schema sources: {sources})"))
         return out
+
+    def _verdict(self, key: str, resource: dict, ref: str, gvk: str) -> tuple[bool, tuple[SchemaViolation, ...]]:
+        """(no schema, violations) of one manifest: kept by :data:`verdict_cache` for this bundle and
+        validator, so a rerun validates only what it has not seen (nor loads the bundle, if nothing)."""
+        cache_key = key_of({"bundle": self._bundle_file().name, "validator": _validator_identity(), "resource": key})
+        stored = verdict_cache.get(cache_key)
+        if stored is not None:
+            return stored["missing"], tuple(SchemaViolation(*v) for v in stored["found"])
+        validator = self._validator(gvk)
+        found: list[SchemaViolation] = []
+        if validator is not None:
+            for err in sorted(validator.iter_errors(dict(resource)), key=lambda e: list(e.absolute_path)):
+                msg = err.message
+                if err.validator in ("anyOf", "oneOf") and err.context:
+                    msg = "; ".join(sorted({c.message for c in err.context}))
+                found.append(SchemaViolation(ref, err.json_path, msg))
+        found += _name_checks(resource, ref)
+        verdict_cache.put(cache_key, {"missing": validator is None,
+                                      "found": [[v.resource, v.path, v.message] for v in found]})
+        return validator is None, tuple(found)
 
     def validate_all(self, resources: Iterable[dict], *, ignore_missing: bool = False) -> list[SchemaViolation]:
         """Violations of every manifest of a render."""
