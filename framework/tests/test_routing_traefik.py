@@ -6,6 +6,8 @@ answered by the predictor and by the pinned Traefik binary started on
 loopback, and every disagreement is listed.
 """
 
+from pathlib import Path
+
 import pytest
 
 from chartest.routing import LocalTraefik, Request, RoutingTable, generate_corpus, lint
@@ -211,6 +213,30 @@ def test_local_traefik_generates_no_certificate():
         log = traefik.log()
     assert "Configuration received" in log  # Traefik's debug lines are there to be read
     assert "fallback to the internal generated certificate" not in log
+
+
+def test_a_local_traefik_that_cannot_start_leaves_nothing_behind(monkeypatch):
+    """Whether Traefik exits at once or its backends fail to start, start() raises and removes what
+    it made (the temporary directory with the configuration, the certificate and the log)."""
+    from chartest.routing import live
+
+    table = RoutingTable.from_manifests(FEATURES)
+    made = []
+    real = live.tempfile.TemporaryDirectory
+    monkeypatch.setattr(live.tempfile, "TemporaryDirectory", lambda **kw: made.append(real(**kw)) or made[-1])
+    exiting = LocalTraefik(table, binary="/bin/false")
+    with pytest.raises(RuntimeError, match="traefik exited with 1"):
+        exiting.start()
+
+    class Refusing(live.Backends):
+        def start(self):
+            raise OSError("no backends today")
+
+    monkeypatch.setattr(live, "Backends", Refusing)
+    with pytest.raises(OSError, match="no backends today"):
+        LocalTraefik(table).start()
+    assert len(made) == 2 and not any(Path(t.name).exists() for t in made)
+    assert exiting.log() == ""
 
 
 def test_random_paths_agree_with_traefik(features, assert_traefik_agrees):

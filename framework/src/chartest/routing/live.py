@@ -146,14 +146,26 @@ class LocalTraefik:
         self._proc: subprocess.Popen | None = None
         self._backends: Backends | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
+        self._log_path: Path | None = None
         self._conns: dict[int, http.client.HTTPConnection] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> "LocalTraefik":
         started = time.monotonic()
         binary = self.binary or traefik_binary()
-        routes = served_routes(self.table)
         self._tmp = tempfile.TemporaryDirectory(prefix="chartest-traefik-")
+        self._log_path = Path(self._tmp.name) / "traefik.log"
+        try:
+            self._launch(binary)
+        except BaseException:
+            self.stop()  # whatever it started, and its temporary directory
+            raise
+        self.start_seconds = time.monotonic() - started
+        return self
+
+    def _launch(self, binary: str) -> None:
+        """The backends, then Traefik on the dynamic configuration, until it lists every router."""
+        routes = served_routes(self.table)
         self._backends = Backends([b for r in routes for b in r.backends if b not in self.backend_urls],
                                   certificate_dir=self._tmp.name).start()
         dyn = Path(self._tmp.name) / "dynamic.yaml"
@@ -175,16 +187,9 @@ class LocalTraefik:
         for ep, port in self.ports.items():  # no grace period: stopping is part of the seconds budget
             args += [f"--entryPoints.{ep}.address=127.0.0.1:{port}",
                      f"--entryPoints.{ep}.transport.lifeCycle.graceTimeOut=0s"]
-        self._log_path = Path(self._tmp.name) / "traefik.log"
         with open(self._log_path, "wb") as log:
             self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self._tmp.name)
-        try:
-            self._wait_ready(api_port, {_router_name(r) for r in routes})
-        except Exception:
-            self.stop()
-            raise
-        self.start_seconds = time.monotonic() - started
-        return self
+        self._wait_ready(api_port, {_router_name(r) for r in routes})
 
     def _wait_ready(self, api_port: int, expected: set[str]) -> None:
         deadline = time.monotonic() + self.timeout
@@ -210,8 +215,11 @@ class LocalTraefik:
         raise TimeoutError(f"traefik did not load its routers within {self.timeout}s ({last})")
 
     def log(self) -> str:
-        """What Traefik has written so far (its log, at ``log_level``), while it runs."""
-        return self._log_path.read_text(errors="replace")
+        """What Traefik has written so far (its log, at ``log_level``); empty unless it runs."""
+        try:
+            return self._log_path.read_text(errors="replace") if self._log_path else ""
+        except OSError:  # stopped: its directory is gone
+            return ""
 
     def stop(self) -> None:
         for conn in self._conns.values():
