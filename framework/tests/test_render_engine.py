@@ -236,6 +236,21 @@ def test_the_engine_keeps_a_chart_until_its_digest_changes(tool_dirs, built_engi
     assert "name: after" in engine.submit(_Job(chart)).result()["stdout"]
 
 
+def test_an_edit_inside_a_symlinked_directory_is_a_new_chart(tool_dirs, built_engine, tmp_path):
+    """helm's loader follows a symlinked directory, so the chart's digest does too: a later session
+    renders the edit, from the render cache's key to the chart the engine keeps."""
+    from chartest import render_chart
+
+    shared = write_chart(tmp_path / "shared-templates", {
+        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: before\n"})
+    chart = write_chart(tmp_path / "linked", {"Chart.yaml": "apiVersion: v2\nname: linked\nversion: 0.1.0\n"})
+    (chart / "templates").symlink_to(shared, target_is_directory=True)
+    assert render_chart(chart).one(kind="ConfigMap").name == "before"
+    (shared / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after\n")
+    helm.new_session()
+    assert render_chart(chart).one(kind="ConfigMap").name == "after"
+
+
 def test_a_chart_with_dependencies_is_loaded_anew_for_every_render(tool_dirs, built_engine):
     """Install.Run removes the dependencies a render disables from the chart it is given: the engine
     keeps no chart that declares dependencies, so the next render has its subchart again."""

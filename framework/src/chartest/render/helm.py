@@ -36,6 +36,7 @@ import functools
 import hashlib
 import json
 import os
+import secrets
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -104,25 +105,29 @@ _session_digests: dict[Path, str] = {}  # chart dir or values file -> content di
 _session_paths: dict[str, Path] = {}  # absolute path as given -> resolved, this session
 
 
+_session_token = secrets.token_hex(8)  # names this session's digests to a render engine kept between sessions
+
+
 def clear_memory_cache() -> None:
     """Forget every render and digest of this process (after editing a chart in-process)."""
     render_cache.clear_memory()
-    _session_digests.clear()
-    _session_paths.clear()
+    new_session()
 
 
 def new_session() -> None:
     """A new session sees chart edits made since the last one (the parsed renders stay: their
     keys carry the chart's digest)."""
+    global _session_token
     _session_digests.clear()
     _session_paths.clear()
+    _session_token = secrets.token_hex(8)
 
 
 def chart_digest(chart_dir: Path) -> str:
     """sha256 over every file of the chart (relative path + content), dependencies included."""
     chart_dir = Path(chart_dir).resolve()
     h = hashlib.sha256()
-    for p in sorted(p for p in chart_dir.rglob("*") if p.is_file() and not _outside_chart(p, chart_dir)):
+    for p in _chart_files(chart_dir):
         h.update(str(p.relative_to(chart_dir)).encode() + b"\0")
         h.update(p.read_bytes() + b"\0")
     digest = h.hexdigest()
@@ -154,6 +159,21 @@ def content_digest(path: Path) -> str:
 
 
 _NOT_CHART = {"__pycache__", ".pytest_cache", ".git"}
+
+
+def _chart_files(chart_dir: Path) -> list[Path]:
+    """Every file of the chart, sorted, walked as helm's loader walks it: into symlinked directories
+    too (each real directory once)."""
+    files, seen = [], set()
+    for root, dirs, names in os.walk(chart_dir, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if d not in _NOT_CHART]
+        files += [Path(root, name) for name in names]
+    return sorted(p for p in files if p.is_file() and not _outside_chart(p, chart_dir))
 
 
 def _outside_chart(path: Path, chart_dir: Path) -> bool:
@@ -300,9 +320,11 @@ class _Job:
     def __init__(self, chart_dir, values=None, values_files=(), release="release", namespace="default",
                  set=None, api_versions=(), kube_version=None, extra_args=(), keyed=True, op=None):
         self.chart_dir = resolved_path(chart_dir)
-        # the content digest keys the cache (a packaged chart: its file's), and lets the engine keep
-        # the loaded chart; unkeyed (a render anew), the chart is loaded anew too
+        # the content digest keys the cache (a packaged chart: its file's); with this session's token
+        # it names the chart as loaded to the engine, which keeps it for the session (unkeyed, a
+        # render anew, loads it anew too)
         self.chart_digest = _session_digest(self.chart_dir, of_chart=not self.chart_dir.is_file()) if keyed else ""
+        self.loaded_as = f"{self.chart_digest}:{_session_token}" if keyed else ""
         self.values = values
         self.files = [resolved_path(f) for f in values_files]
         self.release, self.namespace = release, namespace

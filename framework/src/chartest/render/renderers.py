@@ -36,7 +36,7 @@ class Job(Protocol):
     """What a render needs (``chartest.render.helm._Job``)."""
 
     chart_dir: Path
-    chart_digest: str  # the chart's content digest this session (the engine keeps the loaded chart by it)
+    loaded_as: str  # the chart's content digest and session: the engine keeps it loaded by this ("": anew)
     values: Any
     files: list[Path]
     release: str
@@ -179,7 +179,7 @@ _ENGINE_LISTS = {"--set": "set", "--set-string": "set_string"}
 def engine_request(job: Job) -> dict | None:
     """The engine's request for ``job``, or None when its extra arguments need the CLI."""
     request: dict[str, Any] = {
-        "chart": str(job.chart_dir), "chart_digest": job.chart_digest, "release": job.release,
+        "chart": str(job.chart_dir), "chart_key": job.loaded_as, "release": job.release,
         "namespace": job.namespace,
         "kube_version": job.kube_version, "api_versions": list(job.api_versions),
         "values_files": [str(f) for f in job.files],

@@ -7,13 +7,19 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 )
 
-// Charts as loaded, kept by directory and content digest. Loading (reading and parsing every file
-// of the chart) is an eighth of a render, and the unit tier renders one chart ~150 times.
+// Charts as loaded, kept by directory and key. Loading (reading and parsing every file of the
+// chart) is an eighth of a render, and the unit tier renders one chart ~150 times.
 //
-// Only a request that names the chart's digest (chartest sends the sha256 of every file, computed
-// once per session) is served from here, so an edited chart is loaded anew. Only charts that
-// Install.Run leaves as loaded are shared: where a chart declares dependencies, it disables them in
-// the chart itself (processDependencyEnabled), so those get a fresh load per request, as in helm.
+// Only a request that names a key is served from here. chartest's key is the chart's content
+// digest (computed once per session, as its render cache keys are) and a token of the session:
+// a kept engine never serves a later session the chart loaded for an earlier one, and within a
+// session a chart is as fresh as chartest's render cache. Only charts that Install.Run leaves as
+// loaded are shared: where a chart declares dependencies, it disables them in the chart itself
+// (processDependencyEnabled), so those get a fresh load per request, as in helm.
+//
+// Renders read a shared chart and write nothing to it, with one exception that is harmless: a
+// template may call .Validate on one of .Chart.Maintainers (pointers into the chart), which
+// rewrites that maintainer's fields with the values they already have.
 
 type loadedChart struct {
 	once  sync.Once
@@ -24,17 +30,17 @@ type loadedChart struct {
 
 type chartCache struct {
 	mu     sync.Mutex
-	charts map[string]*loadedChart // directory + "\x00" + digest
+	charts map[string]*loadedChart // directory + "\x00" + key
 }
 
 var loadedCharts = &chartCache{charts: map[string]*loadedChart{}}
 
-// load is loader.Load(dir), shared between requests naming the same digest where that is safe.
-func (c *chartCache) load(dir, digest string) (*chart.Chart, error) {
-	if digest == "" {
+// load is loader.Load(dir), shared between requests naming the same key where that is safe.
+func (c *chartCache) load(dir, chartKey string) (*chart.Chart, error) {
+	if chartKey == "" {
 		return loader.Load(dir)
 	}
-	key := dir + "\x00" + digest
+	key := dir + "\x00" + chartKey
 	c.mu.Lock()
 	loaded := c.charts[key]
 	if loaded == nil {

@@ -20,7 +20,7 @@ type request struct {
 	ID          int64    `json:"id"`
 	Op          string   `json:"op"` // "" renders; "lint" (lint.go) and "probes" (probes.go) are other ops
 	Chart       string   `json:"chart"`
-	ChartDigest string   `json:"chart_digest"` // the chart's content digest: its loaded form is kept (charts.go)
+	ChartKey    string   `json:"chart_key"` // the chart's content digest and session: kept loaded by it (charts.go)
 	Release     string   `json:"release"`
 	Namespace   string   `json:"namespace"`
 	KubeVersion string   `json:"kube_version"` // --kube-version
@@ -108,7 +108,7 @@ func (r *renderer) template(req *request, stderr io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	chrt, err := loadedCharts.load(chartPath, req.ChartDigest)
+	chrt, err := loadedCharts.load(chartPath, req.ChartKey)
 	if err != nil {
 		return "", err
 	}
