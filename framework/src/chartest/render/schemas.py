@@ -14,6 +14,7 @@ object names and label syntax are checked the way the API server does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -27,23 +28,20 @@ from jsonschema import Draft202012Validator
 from .. import yamlload
 from ..results import ResultCache, key_of
 
+__all__ = ["SchemaViolation", "SchemaSet", "SchemaError"]
+
 VERDICT_FORMAT = 1  # bump when what a verdict holds changes
 verdict_cache = ResultCache("schema-verdicts", version=VERDICT_FORMAT)
 
 
-_validator_identities: list[str] = []
-
-
+@functools.cache
 def _validator_identity() -> str:
     """The installed jsonschema (its path and mtime, once per process): another release may judge
     differently."""
-    if not _validator_identities:
-        import jsonschema
+    import jsonschema
 
-        _validator_identities.append(f"{jsonschema.__file__}:{os.stat(jsonschema.__file__).st_mtime_ns}")
-    return _validator_identities[0]
+    return f"{jsonschema.__file__}:{os.stat(jsonschema.__file__).st_mtime_ns}"
 
-__all__ = ["SchemaViolation", "SchemaSet", "SchemaError"]
 
 BUNDLE_FORMAT = 4
 TRAEFIK_CRD_FILE = "docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
@@ -197,7 +195,7 @@ class SchemaSet:
         self.sources = tuple(sources)
         self.chart_dir = chart_dir
         self._bundle: dict | None = None
-        self._target: Path | None = None
+        self._file: Path | None = None
         self._validators: dict[str, Draft202012Validator | None] = {}
         self._memo: dict[str, tuple[bool, tuple[SchemaViolation, ...]]] = {}
 
@@ -214,9 +212,9 @@ class SchemaSet:
 
     def _bundle_file(self) -> Path:
         """The bundle's file: named by the Kubernetes version, the bundle format and the CRDs."""
-        if self._target is None:
-            self._target = self.bundle_path(self.crd_files())
-        return self._target
+        if self._file is None:
+            self._file = self.bundle_path(self.crd_files())
+        return self._file
 
     def bundle(self) -> dict:
         if self._bundle is None:
