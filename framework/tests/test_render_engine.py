@@ -251,6 +251,22 @@ def test_an_edit_inside_a_symlinked_directory_is_a_new_chart(tool_dirs, built_en
     assert render_chart(chart).one(kind="ConfigMap").name == "after"
 
 
+def test_every_path_through_a_symlinked_directory_counts(tool_dirs, built_engine, tmp_path):
+    """helm loads a directory's files under every path that reaches it: removing a second link to a
+    directory of the chart is an edit."""
+    from chartest import render_chart
+
+    chart = write_chart(tmp_path / "twice", {
+        "Chart.yaml": "apiVersion: v2\nname: twice\nversion: 0.1.0\n",
+        "templates/common/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"})
+    (chart / "templates" / "link").symlink_to(chart / "templates" / "common", target_is_directory=True)
+    sources = lambda: sorted(r.source.split("/templates/")[1] for r in render_chart(chart))  # noqa: E731
+    assert sources() == ["common/cm.yaml", "link/cm.yaml"]
+    (chart / "templates" / "link").unlink()
+    helm.new_session()
+    assert sources() == ["common/cm.yaml"]
+
+
 def test_a_chart_with_dependencies_is_loaded_anew_for_every_render(tool_dirs, built_engine):
     """Install.Run removes the dependencies a render disables from the chart it is given: the engine
     keeps no chart that declares dependencies, so the next render has its subchart again."""

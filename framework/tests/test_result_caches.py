@@ -7,6 +7,7 @@ work: ``helm_lints``, ``traefik_starts``, ``upgrade_comparisons``.
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import subprocess
@@ -310,3 +311,12 @@ def test_schema_verdicts_hit_without_validating_and_miss_on_another_resource_or_
     shutil.copy(Path(__file__).resolve().parents[1] / "testdata" / "crd" / "crds" / "widgets.yaml", crd)
     assert schemas.SchemaSet(kube, [str(crd)]).validate_all([bad]) == first
     assert len(validated) == 4  # another bundle: validated anew
+
+    # a date (PyYAML's, of an unquoted annotation) is not the string of its text: neither verdict
+    # may stand for the other, in either order, in this session or the next
+    dated = {**config_map, "metadata": {"name": "c", "annotations": {"released": datetime.date(2024, 1, 1)}}}
+    quoted = {**config_map, "metadata": {"name": "c", "annotations": {"released": "2024-01-01"}}}
+    for order in ([dated, quoted], [quoted, dated]):
+        schemas.verdict_cache.clear_memory()
+        judged = [schemas.SchemaSet(kube).validate(r) for r in order]
+        assert [bool(j) for j in judged] == [r is dated for r in order]

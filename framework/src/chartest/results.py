@@ -23,7 +23,7 @@ from typing import Any
 
 from . import state
 
-__all__ = ["ResultCache", "key_of"]
+__all__ = ["ResultCache", "key_of", "json_native"]
 
 
 def key_of(payload: Any) -> str:
@@ -32,6 +32,16 @@ def key_of(payload: Any) -> str:
     from . import __version__
 
     return hashlib.sha256(json.dumps([__version__, payload], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def json_native(node: Any) -> bool:
+    """True if JSON gives ``node`` back equal and of the same types (str keys, no dates, ...): only
+    such a value can be stored here, or stand for itself in a key."""
+    if isinstance(node, dict):
+        return all(isinstance(k, str) and json_native(v) for k, v in node.items())
+    if isinstance(node, list):
+        return all(json_native(v) for v in node)
+    return node is None or isinstance(node, (str, int, float))  # bool is an int
 
 
 class ResultCache:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .. import pins, state, tools
-from ..results import ResultCache
+from ..results import ResultCache, json_native
 from . import renderers
 from .manifests import Manifests, Resource, parse_manifests
 
@@ -129,7 +129,7 @@ def chart_digest(chart_dir: Path) -> str:
     h = hashlib.sha256()
     for p in _chart_files(chart_dir):
         h.update(str(p.relative_to(chart_dir)).encode() + b"\0")
-        h.update(p.read_bytes() + b"\0")
+        h.update(p.read_bytes() + b"\0" if not p.is_dir() else b"\0loop\0")
     digest = h.hexdigest()
     _session_digests[chart_dir] = digest
     return digest
@@ -162,28 +162,39 @@ _NOT_CHART = {"__pycache__", ".pytest_cache", ".git"}
 
 
 def _chart_files(chart_dir: Path) -> list[Path]:
-    """Every file of the chart, sorted, walked as helm's loader walks it: into symlinked directories
-    too (each real directory once)."""
-    files, seen = [], set()
-    for root, dirs, names in os.walk(chart_dir, followlinks=True):
-        real = os.path.realpath(root)
-        if real in seen:
-            dirs[:] = []
-            continue
-        seen.add(real)
-        dirs[:] = [d for d in dirs if d not in _NOT_CHART]
-        files += [Path(root, name) for name in names]
-    return sorted(p for p in files if p.is_file() and not _outside_chart(p, chart_dir))
-
-
-def _outside_chart(path: Path, chart_dir: Path) -> bool:
-    """Files that live in a chart's directory without being part of it: chartest's own state
+    """Every file of the chart, sorted, as helm's loader walks it: symlinked directories followed,
+    each file under every path that reaches it; a link back to a directory it is in (a loop helm
+    cannot load) is listed itself, not walked. Not walked: caches (``.git``, ``__pycache__``, ``.pytest_cache``) and chartest's state
     directory (a project whose chart is its root keeps it there; hashing it would change the key
-    with every render cached) and Python/pytest/git caches."""
+    with every render cached), unless the chart is inside it (coverage's instrumented copy)."""
     state_dir = state.state_dir()
-    if path.is_relative_to(state_dir) and not chart_dir.is_relative_to(state_dir):
-        return True  # (a chart inside the state directory, like coverage's instrumented copy, is hashed)
-    return bool(_NOT_CHART.intersection(path.relative_to(chart_dir).parts))
+    skip_state = not chart_dir.is_relative_to(state_dir)
+    state_real = os.path.realpath(state_dir)
+    files: list[Path] = []
+
+    def walk(directory: Path, ancestors: frozenset[str]) -> None:
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_dir():  # follows a symlink
+                    real = os.path.realpath(path)
+                    if entry.name in _NOT_CHART or (skip_state and real == state_real):
+                        continue
+                    if real in ancestors:
+                        files.append(path)  # a loop: its presence is part of the chart
+                        continue
+                    walk(path, ancestors | {real})
+                elif entry.is_file():
+                    files.append(path)
+            except OSError:
+                continue  # gone, or a link to nowhere
+
+    walk(chart_dir, frozenset({os.path.realpath(chart_dir)}))
+    return sorted(files)
 
 
 def _set_args(set: Mapping[str, Any] | Iterable[str] | None) -> list[str]:
@@ -266,18 +277,9 @@ def _entry(result: dict) -> dict:
     docs: list | None = result.get("docs")  # the render engine parses as parse_manifests does
     if docs is None:
         docs = [[r.source, dict(r)] for r in parse_manifests(result["stdout"])]
-        if not _json_native(docs):
+        if not json_native(docs):
             docs = None  # e.g. a timestamp PyYAML makes a date of: parsed again on every call
     return {"ok": True, "stdout": result["stdout"], "docs": docs}
-
-
-def _json_native(node: Any) -> bool:
-    """True if JSON gives ``node`` back equal and of the same types (str keys, no dates, ...)."""
-    if isinstance(node, dict):
-        return all(isinstance(k, str) and _json_native(v) for k, v in node.items())
-    if isinstance(node, list):
-        return all(_json_native(v) for v in node)
-    return node is None or isinstance(node, (str, int, float))  # bool is an int
 
 
 def _manifests(data: dict) -> Manifests:

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 from jsonschema import Draft202012Validator
 
 from .. import yamlload
-from ..results import ResultCache, key_of
+from ..results import ResultCache, json_native, key_of
 
 __all__ = ["SchemaViolation", "SchemaSet", "SchemaError"]
 
@@ -35,12 +35,13 @@ verdict_cache = ResultCache("schema-verdicts", version=VERDICT_FORMAT)
 
 
 @functools.cache
-def _validator_identity() -> str:
-    """The installed jsonschema (its path and mtime, once per process): another release may judge
-    differently."""
-    import jsonschema
+def _judge_identity() -> str:
+    """What judges a manifest besides the bundle, once per process: the installed jsonschema and
+    referencing releases, and this module's code (its checks and the wording of its findings)."""
+    from importlib.metadata import version
 
-    return f"{jsonschema.__file__}:{os.stat(jsonschema.__file__).st_mtime_ns}"
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return f"jsonschema {version('jsonschema')}, referencing {version('referencing')}, code {code}"
 
 
 BUNDLE_FORMAT = 4
@@ -261,10 +262,13 @@ class SchemaSet:
         """
         ref = f"{resource.get('kind', '?')}/{(resource.get('metadata') or {}).get('name', '?')}"
         gvk = f"{resource.get('apiVersion', '')}/{resource.get('kind', '')}"
-        key = hashlib.sha256(json.dumps(resource, sort_keys=True, default=str).encode()).hexdigest()
-        if key not in self._memo:
-            self._memo[key] = self._verdict(key, resource, ref, gvk)
-        missing, found_t = self._memo[key]
+        if json_native(resource):
+            key = hashlib.sha256(json.dumps(resource, sort_keys=True).encode()).hexdigest()
+            if key not in self._memo:
+                self._memo[key] = self._verdict(key, resource, ref, gvk)
+            missing, found_t = self._memo[key]
+        else:  # a date, say: as JSON it would be the string of its text, which may judge differently
+            missing, found_t = self._judge(resource, ref, gvk)
         out = list(found_t)
         if missing and not ignore_missing:
             sources = ", ".join(self.sources) or "none"
@@ -275,10 +279,18 @@ class SchemaSet:
     def _verdict(self, key: str, resource: dict, ref: str, gvk: str) -> tuple[bool, tuple[SchemaViolation, ...]]:
         """(no schema, violations) of one manifest: kept by :data:`verdict_cache` for this bundle and
         validator, so a rerun validates only what it has not seen (nor loads the bundle, if nothing)."""
-        cache_key = key_of({"bundle": self._bundle_file().name, "validator": _validator_identity(), "resource": key})
+        cache_key = key_of({"bundle": self._bundle_file().name, "judge": _judge_identity(), "resource": key})
         stored = verdict_cache.get(cache_key)
-        if stored is not None:
-            return stored["missing"], tuple(SchemaViolation(*v) for v in stored["found"])
+        try:
+            return bool(stored["missing"]), tuple(SchemaViolation(*v) for v in stored["found"])
+        except (TypeError, KeyError, ValueError):
+            pass  # none stored, or not a verdict of this form: judge again
+        missing, found = self._judge(resource, ref, gvk)
+        verdict_cache.put(cache_key, {"missing": missing, "found": [[v.resource, v.path, v.message] for v in found]})
+        return missing, found
+
+    def _judge(self, resource: dict, ref: str, gvk: str) -> tuple[bool, tuple[SchemaViolation, ...]]:
+        """(no schema, violations) of one manifest, validated now."""
         validator = self._validator(gvk)
         found: list[SchemaViolation] = []
         if validator is not None:
@@ -288,8 +300,6 @@ class SchemaSet:
                     msg = "; ".join(sorted({c.message for c in err.context}))
                 found.append(SchemaViolation(ref, err.json_path, msg))
         found += _name_checks(resource, ref)
-        verdict_cache.put(cache_key, {"missing": validator is None,
-                                      "found": [[v.resource, v.path, v.message] for v in found]})
         return validator is None, tuple(found)
 
     def validate_all(self, resources: Iterable[dict], *, ignore_missing: bool = False) -> list[SchemaViolation]:

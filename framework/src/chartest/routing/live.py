@@ -167,7 +167,8 @@ class LocalTraefik:
         """The backends, then Traefik on the dynamic configuration, until it lists every router."""
         routes = served_routes(self.table)
         self._backends = Backends([b for r in routes for b in r.backends if b not in self.backend_urls],
-                                  certificate_dir=self._tmp.name).start()
+                                  certificate_dir=self._tmp.name)
+        self._backends.start()  # kept first: stop() ends what a start that fails half way began
         dyn = Path(self._tmp.name) / "dynamic.yaml"
         url = lambda b: self.backend_urls.get(b) or self._backends.url(b)  # noqa: E731
         config = dynamic_config(self.table, url)
