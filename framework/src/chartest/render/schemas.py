@@ -38,10 +38,19 @@ verdict_cache = ResultCache("schema-verdicts", version=VERDICT_FORMAT)
 def _judge_identity() -> str:
     """What judges a manifest besides the bundle, once per process: the installed jsonschema and
     referencing releases, and this module's code (its checks and the wording of its findings)."""
-    from importlib.metadata import version
+    import jsonschema
+    import referencing
 
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    return f"jsonschema {version('jsonschema')}, referencing {version('referencing')}, code {code}"
+    return f"{_release(jsonschema)}, {_release(referencing)}, code {code}"
+
+
+def _release(package: Any) -> str:
+    """An installed package's release: the name of its dist-info directory beside it (what
+    importlib.metadata reads, found without importing it: ~35 ms), else its file's mtime."""
+    where = Path(package.__file__).parent
+    found = sorted(p.name for p in where.parent.glob(f"{package.__name__}-*.dist-info"))
+    return found[0] if found else f"{package.__file__}:{os.stat(package.__file__).st_mtime_ns}"
 
 
 BUNDLE_FORMAT = 4
