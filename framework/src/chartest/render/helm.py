@@ -129,7 +129,7 @@ def chart_digest(chart_dir: Path) -> str:
     h = hashlib.sha256()
     for p in _chart_files(chart_dir):
         h.update(str(p.relative_to(chart_dir)).encode() + b"\0")
-        h.update(p.read_bytes() + b"\0" if not p.is_dir() else b"\0loop\0")
+        h.update(b"\0loop\0" if p.is_dir() else p.read_bytes() + b"\0")
     digest = h.hexdigest()
     _session_digests[chart_dir] = digest
     return digest
@@ -164,9 +164,10 @@ _NOT_CHART = {"__pycache__", ".pytest_cache", ".git"}
 def _chart_files(chart_dir: Path) -> list[Path]:
     """Every file of the chart, sorted, as helm's loader walks it: symlinked directories followed,
     each file under every path that reaches it; a link back to a directory it is in (a loop helm
-    cannot load) is listed itself, not walked. Not walked: caches (``.git``, ``__pycache__``, ``.pytest_cache``) and chartest's state
-    directory (a project whose chart is its root keeps it there; hashing it would change the key
-    with every render cached), unless the chart is inside it (coverage's instrumented copy)."""
+    cannot load) is listed itself, not walked. Not walked: caches (``.git``, ``__pycache__``,
+    ``.pytest_cache``) and chartest's state directory (a project whose chart is its root keeps it
+    there; hashing it would change the key with every render cached), unless the chart is inside
+    it (coverage's instrumented copy)."""
     state_dir = state.state_dir()
     skip_state = not chart_dir.is_relative_to(state_dir)
     state_real = os.path.realpath(state_dir)
