@@ -8,8 +8,9 @@ and one service per Service:port pointing to a tiny local backend that
 answers its own name (:mod:`chartest.routing.backends`). Each entry point
 listens on a free loopback port, plain HTTP (TLS termination is not part of
 the question "which Service answers"; the default TLS store gets a throwaway
-certificate from the backends' program, so Traefik does not generate one). It is ready when Traefik's API lists
-every router; routers Traefik refused are kept in ``refused``.
+certificate from the backends' program, so Traefik does not generate one). It
+is ready when Traefik's API lists every router; routers Traefik refused are
+kept in ``refused``.
 
 :func:`send` sends one :class:`~chartest.routing.request.Request` exactly as
 written (raw path, Host header, websocket upgrade) and returns an
