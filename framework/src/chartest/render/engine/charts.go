@@ -21,11 +21,40 @@ import (
 // template may call .Validate on one of .Chart.Maintainers (pointers into the chart), which
 // rewrites that maintainer's fields with the values they already have.
 
+// loadedChart is one chart directory as loaded, shared where that is safe (also by probes.go's
+// instrumented copies).
 type loadedChart struct {
 	once  sync.Once
 	chart *chart.Chart
 	err   error
-	fixed bool // no chart of it declares dependencies (probes.go): safe to share between renders
+	fixed bool // no chart of it declares dependencies: safe to share between renders
+}
+
+// get is loader.Load(dir): the chart loaded first where Install.Run leaves it as loaded, else a
+// fresh load (as is helm's error when the first load failed); shared says which.
+func (l *loadedChart) get(dir string) (chrt *chart.Chart, shared bool, err error) {
+	l.once.Do(func() {
+		if l.chart, l.err = loader.Load(dir); l.err == nil {
+			l.fixed = !declaresDependencies(l.chart)
+		}
+	})
+	if l.err != nil || !l.fixed {
+		chrt, err = loader.Load(dir)
+		return chrt, false, err
+	}
+	return l.chart, true, nil
+}
+
+func declaresDependencies(c *chart.Chart) bool {
+	if c.Metadata == nil || c.Metadata.Dependencies != nil {
+		return true
+	}
+	for _, sub := range c.Dependencies() {
+		if declaresDependencies(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 type chartCache struct {
@@ -51,13 +80,6 @@ func (c *chartCache) load(dir, chartKey string) (*chart.Chart, error) {
 		c.charts[key] = loaded
 	}
 	c.mu.Unlock()
-	loaded.once.Do(func() {
-		if loaded.chart, loaded.err = loader.Load(dir); loaded.err == nil {
-			loaded.fixed = !declaresDependencies(loaded.chart)
-		}
-	})
-	if loaded.err != nil || !loaded.fixed {
-		return loader.Load(dir) // helm's error, as it gives it; a chart Install.Run edits: a fresh one
-	}
-	return loaded.chart, nil
+	chrt, _, err := loaded.get(dir)
+	return chrt, err
 }

@@ -35,7 +35,6 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
 )
@@ -82,20 +81,13 @@ func (r *renderer) measure(req *request) (reached map[string][]int, stage string
 	if err != nil {
 		return nil, stageOp, err
 	}
-	if copied.loadErr != nil {
-		return nil, stageBefore, copied.loadErr
+	chrt, shared, err := copied.loaded.get(chartPath) // a chart with dependencies: a fresh one per request
+	if err != nil {
+		return nil, stageBefore, err
 	}
-	if copied.filesErr != nil {
-		return nil, stageOp, copied.filesErr
-	}
-	chrt, files := copied.chart, copied.files
-	if !copied.fixed { // Install.Run edits a chart with dependencies: a fresh one per request
-		if chrt, err = loader.Load(chartPath); err != nil {
-			return nil, stageBefore, err
-		}
-		if files, err = helmFiles(chrt); err != nil {
-			return nil, stageOp, err
-		}
+	files, err := copied.filesOf(chrt, shared)
+	if err != nil {
+		return nil, stageOp, err
 	}
 	if err := checkChart(chrt, io.Discard); err != nil {
 		return nil, stageBefore, err
@@ -169,12 +161,10 @@ func checkSchema(chrt *chart.Chart, top chartutil.Values) error {
 // chartCopy is one instrumented copy as loaded and parsed by this process.
 type chartCopy struct {
 	fingerprint string
-	once        sync.Once
-	loadErr     error // helm's loader failed: as a render would
-	filesErr    error // the chart's files were not captured
-	chart       *chart.Chart
-	fixed       bool                         // no chart of it declares dependencies: Install.Run leaves it as loaded
-	files       map[*chart.Chart]interface{} // helm's .Files of each chart of it (when fixed)
+	loaded      loadedChart // charts.go
+	filesOnce   sync.Once
+	files       map[*chart.Chart]interface{} // helm's .Files of each chart of the shared one
+	filesErr    error                        // those files were not captured
 	mu          sync.Mutex
 	parsed      map[string]*parsedTemplates // by the names of the templates a request runs
 }
@@ -208,30 +198,16 @@ func (c *copyCache) get(dir string) (*chartCopy, error) {
 		c.copies[dir] = copied
 	}
 	c.mu.Unlock()
-	copied.once.Do(func() { copied.load(dir) })
 	return copied, nil
 }
 
-func (c *chartCopy) load(dir string) {
-	if c.chart, c.loadErr = loader.Load(dir); c.loadErr != nil {
-		return
+// filesOf is helm's .Files of each chart of chrt: captured once for the shared chart.
+func (c *chartCopy) filesOf(chrt *chart.Chart, shared bool) (map[*chart.Chart]interface{}, error) {
+	if !shared {
+		return helmFiles(chrt)
 	}
-	c.fixed = !declaresDependencies(c.chart)
-	if c.fixed {
-		c.files, c.filesErr = helmFiles(c.chart)
-	}
-}
-
-func declaresDependencies(c *chart.Chart) bool {
-	if c.Metadata == nil || c.Metadata.Dependencies != nil {
-		return true
-	}
-	for _, sub := range c.Dependencies() {
-		if declaresDependencies(sub) {
-			return true
-		}
-	}
-	return false
+	c.filesOnce.Do(func() { c.files, c.filesErr = helmFiles(chrt) })
+	return c.files, c.filesErr
 }
 
 // statFingerprint names every file under dir with its size and modification time: a copy that
