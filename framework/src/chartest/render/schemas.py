@@ -205,12 +205,16 @@ class SchemaSet:
         self.sources = tuple(sources)
         self.chart_dir = chart_dir
         self._bundle: dict | None = None
+        self._crds: list[Path] | None = None
         self._file: Path | None = None
         self._validators: dict[str, Draft202012Validator | None] = {}
         self._memo: dict[str, tuple[bool, tuple[SchemaViolation, ...]]] = {}
 
     def crd_files(self) -> list[Path]:
-        return [f for source in self.sources for f in _crd_files(source, self.chart_dir)]
+        """The CRD files of the sources, looked up once (a Go module source asks `go` where it is)."""
+        if self._crds is None:
+            self._crds = [f for source in self.sources for f in _crd_files(source, self.chart_dir)]
+        return list(self._crds)
 
     def bundle_path(self, crd_files: list[Path]) -> Path:
         from .. import state
